@@ -1,0 +1,1 @@
+"""mer_migrate."""

@@ -1,0 +1,1 @@
+"""Real test doubles shared by every test package: free ports, service processes, databases."""
