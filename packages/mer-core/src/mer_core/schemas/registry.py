@@ -69,6 +69,12 @@ class ServerCreate(Strict):
     labels: list[str] = Field(default_factory=list)
     has_gpu: bool = False
     enabled: bool = True
+    remote_command: str | None = Field(
+        default=None, description="How `server start` runs MER's worker there (`mer-meal`)."
+    )
+    remote_dir: str | None = Field(
+        default=None, description="The remote worker's directory (`.mer` under the SSH home)."
+    )
 
 
 class ServerUpdate(Strict):
@@ -82,6 +88,8 @@ class ServerUpdate(Strict):
     labels: list[str] | None = None
     has_gpu: bool | None = None
     enabled: bool | None = None
+    remote_command: str | None = None
+    remote_dir: str | None = None
 
 
 class ServerPublic(ServerCreate):

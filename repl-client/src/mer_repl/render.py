@@ -1,0 +1,61 @@
+"""How results and errors reach a person (rich tables) or a program (one JSON document)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from mer_repl.execute import Outcome
+from mer_repl.result import Result, Table, Text
+
+OutputMode = Literal["table", "json"]
+
+
+def show_result(result: Result, console: Console) -> None:
+    """Tables and lines of text; values are printed literally, never read as rich markup."""
+    for block in result.blocks:
+        if isinstance(block, Table):
+            console.print(_rich_table(block))
+        elif isinstance(block, Text):
+            console.print(escape(block.text), style=block.style, soft_wrap=True)
+
+
+def _rich_table(table: Table) -> RichTable:
+    rich = RichTable(title=table.title, box=box.SIMPLE_HEAVY, title_justify="left")
+    for column in table.columns:
+        rich.add_column(escape(column), overflow="fold")
+    for row in table.rows:
+        rich.add_row(*(escape(_text(value)) for value in row))
+    if not table.rows:
+        rich.caption = "(none)"
+    return rich
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def json_document(data: Any) -> str:
+    """Compact, one line; NaN and infinity are written as JavaScript does (Python reads them)."""
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def show_outcome(outcome: Outcome, out: Console, err: Console, mode: OutputMode) -> None:
+    """One command's outcome: its result on ``out``, an error on ``err`` (and as JSON)."""
+    if outcome.result is not None:
+        if mode == "json":
+            out.file.write(json_document(outcome.result.data) + "\n")
+        else:
+            show_result(outcome.result, out)
+        return
+    err.print(f"error: {escape(outcome.error or 'failed')}", style="red", soft_wrap=True)
+    if mode == "json":
+        doc = {"error": outcome.error, "kind": outcome.kind, "exit_code": outcome.exit_code}
+        out.file.write(json_document(doc) + "\n")

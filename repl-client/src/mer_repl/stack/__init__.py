@@ -1,0 +1,1 @@
+"""``mer up`` / ``mer down`` / ``mer status``: the local stack as background processes."""

@@ -1,0 +1,231 @@
+"""Access logs, written in batches off the request path, and never lost.
+
+``record`` only appends a tuple to a list. An owned flusher sends the rows to the DAL every
+``access_log_flush_ms`` (sooner once ``max_rows`` wait). When the DAL cannot take them they go to
+the spool (fsync'd), and the spool is replayed, oldest first, as soon as the DAL answers again;
+while it is down, attempts back off up to ``MAX_BACKOFF_S``. ``stop`` flushes, or spools, what is
+left. The DAL is idempotent on ``request_id`` (a fresh uuid4 per request), so a replay after a
+crash between "posted" and "spool cleared" adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from time import monotonic
+from typing import Any, Protocol
+
+from mer_core.errors import InvalidRequest, MerError
+from mer_core.schemas.registry import AccessLogCreate
+
+from mer_meal.spool import Spool
+from mer_meal.tasks import Background
+
+log = logging.getLogger(__name__)
+
+POST_CHUNK = 5000
+"""Rows per POST /access-logs (the DAL takes at most 10,000)."""
+
+MAX_BACKOFF_S = 30.0
+
+_Row = tuple[datetime, str, str | None, str, bool, int, str | None, int, int, float, float, float]
+"""at, model, weights, caller, ok, status, error kind, rows, batch, queue, compute, total."""
+
+
+_ALL_FIELDS = frozenset(AccessLogCreate.model_fields)
+
+
+def trusted_row(values: dict[str, Any]) -> AccessLogCreate:
+    """``AccessLogCreate.model_construct`` for a dict that names every field, at a fifth of its
+    cost (it runs once per request): the worker builds these values itself, valid by type."""
+    row = AccessLogCreate.__new__(AccessLogCreate)
+    object.__setattr__(row, "__dict__", values)
+    object.__setattr__(row, "__pydantic_fields_set__", set(_ALL_FIELDS))
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row
+
+
+class AccessLogSink(Protocol):
+    async def post_access_logs(self, rows: Sequence[AccessLogCreate]) -> int: ...
+
+
+class AccessLogger:
+    def __init__(
+        self,
+        sink: AccessLogSink,
+        *,
+        server: str,
+        spool: Spool,
+        flush_s: float,
+        max_rows: int = 2000,
+        enabled: bool = True,
+    ) -> None:
+        self._sink = sink
+        self.server = server
+        self.spool = spool
+        self.flush_s = flush_s
+        self.max_rows = max_rows
+        self.enabled = enabled
+        self._pending: list[_Row] = []
+        self._wake = asyncio.Event()
+        self._flusher = Background("access-log flusher", self._loop)
+        self._lock = asyncio.Lock()
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self.posted = 0
+        # Request ids: random per process, then counted; unique without a uuid4 per row.
+        self._id_prefix = uuid.uuid4().hex[:20]
+        self._next_id = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def record(
+        self,
+        *,
+        model: str,
+        weights: str | None,
+        caller: str,
+        ok: bool,
+        status: int,
+        error_kind: str | None = None,
+        rows: int = 0,
+        batch_size: int = 0,
+        queue_ms: float = 0.0,
+        compute_ms: float = 0.0,
+        total_ms: float = 0.0,
+    ) -> None:
+        """Note one answered request; never blocks, never fails."""
+        if not self.enabled:
+            return
+        self._pending.append(
+            (
+                datetime.now(UTC),
+                model,
+                weights,
+                caller,
+                ok,
+                status,
+                error_kind,
+                rows,
+                batch_size,
+                queue_ms,
+                compute_ms,
+                total_ms,
+            )
+        )
+        if len(self._pending) >= self.max_rows:
+            self._wake.set()
+
+    def _rows(self, raw: list[_Row]) -> list[AccessLogCreate]:
+        server, prefix, first = self.server, self._id_prefix, self._next_id
+        self._next_id += len(raw)
+        return [
+            trusted_row(
+                {
+                    "at": at,
+                    "model": model,
+                    "weights": weights,
+                    "server": server,
+                    "caller": caller,
+                    "request_id": f"{prefix}{first + i:012x}",
+                    "outcome": "ok" if ok else "error",
+                    "status": status,
+                    "error_kind": error_kind,
+                    "rows": rows,
+                    "batch_size": batch,
+                    "queue_ms": queue,
+                    "compute_ms": compute,
+                    "total_ms": total,
+                }
+            )
+            for i, (at, model, weights, caller, ok, status, error_kind, rows, batch, queue,
+                    compute, total) in enumerate(raw)
+        ]  # fmt: skip
+
+    # --- flushing --------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.flush_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # e.g. the spool's disk is full: keep trying, say so
+                log.exception("access-log flush failed")
+
+    async def flush(self) -> None:
+        """Send what waits (spool first); what the DAL cannot take goes to the spool."""
+        async with self._lock:
+            raw, self._pending = self._pending, []
+            rows = self._rows(raw)
+            try:
+                if not await self._deliver(rows):
+                    await self.spool.append(rows)
+            except OSError:
+                self._pending[:0] = raw  # the spool cannot be written: keep them for next time
+                raise
+
+    async def _deliver(self, rows: list[AccessLogCreate]) -> bool:
+        """Post the spool, then ``rows``; whether ``rows`` reached the DAL."""
+        if monotonic() < self._retry_at:
+            return False
+        if self.spool.rows and not await self._replay():
+            return False
+        return not rows or await self._post(rows)
+
+    async def _replay(self) -> bool:
+        rows = await self.spool.read()
+        if rows and not await self._post(rows):
+            return False
+        await self.spool.clear()
+        log.info("replayed %d spooled access-log rows", len(rows))
+        return True
+
+    async def _post(self, rows: list[AccessLogCreate]) -> bool:
+        """Whether the DAL took every row (a row it refuses as invalid is dropped, loudly)."""
+        for start in range(0, len(rows), POST_CHUNK):
+            chunk = rows[start : start + POST_CHUNK]
+            try:
+                await self._sink.post_access_logs(chunk)
+            except InvalidRequest as exc:
+                log.error(  # noqa: TRY400 - the DAL's message is the whole story
+                    "the DAL refused %d access-log rows: %s", len(chunk), exc.message
+                )
+            except MerError as exc:
+                self._failed(exc)
+                return False
+            self.posted += len(chunk)
+        if self._backoff:
+            log.info("the DAL takes access logs again")
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        return True
+
+    def _failed(self, exc: MerError) -> None:
+        if not self._backoff:
+            log.warning(
+                "cannot write access logs (%s); spooling to %s", exc.message, self.spool.path
+            )
+        self._backoff = min(MAX_BACKOFF_S, max(0.5, self._backoff * 2))
+        self._retry_at = monotonic() + self._backoff
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.enabled:
+            self._flusher.start()
+
+    async def stop(self) -> None:
+        await self._flusher.stop()
+        self._retry_at = 0.0  # one last try at the DAL before spooling
+        await self.flush()

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+from mer_repl.outputs import SHOWN_ROWS, outputs_result
+from mer_repl.render import json_document, show_result
+from mer_repl.result import Table, Text
+from rich.console import Console
+
+
+def rendered(result: object) -> str:
+    out = io.StringIO()
+    show_result(result, Console(file=out, width=120))  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def test_small_answer_is_one_table_and_flat_json() -> None:
+    label = np.array([0, 2], dtype=np.int64)
+    probabilities = np.array([[0.9, 0.05, 0.05], [0.1, 0.2, 0.7]], dtype=np.float32)
+    result = outputs_result("iris", None, {"label": label, "probabilities": probabilities})
+    doc = json.loads(json_document(result.data))
+    assert doc["outputs"]["label"] == {"shape": [2], "datatype": "INT64", "data": [0, 2]}
+    assert doc["outputs"]["probabilities"]["shape"] == [2, 3]
+    assert doc["outputs"]["probabilities"]["datatype"] == "FP32"
+    assert len(doc["outputs"]["probabilities"]["data"]) == 6
+    (table,) = result.blocks
+    assert isinstance(table, Table)
+    assert list(table.columns) == ["row", "label", "probabilities"]
+    assert table.rows[1] == ["1", "2", "[0.1, 0.2, 0.7]"]
+    assert "probabilities" in rendered(result)
+
+
+def test_large_answer_shows_its_shape_and_first_rows() -> None:
+    label = np.arange(360, dtype=np.int64) % 10
+    result = outputs_result("digits", "v2", {"label": label})
+    summary, table = result.blocks
+    assert isinstance(summary, Text)
+    assert summary.text.startswith("360 rows: label INT64[360]")
+    assert isinstance(table, Table)
+    assert len(table.rows) == SHOWN_ROWS
+    assert len(result.data["outputs"]["label"]["data"]) == 360
+    assert result.data["weights"] == "v2"
+
+
+def test_outputs_of_different_lengths_are_shown_apart() -> None:
+    result = outputs_result("m", None, {"a": np.zeros((2, 2)), "b": np.float32(1.5).reshape(())})
+    texts = [b.text for b in result.blocks if isinstance(b, Text)]
+    assert texts[0].startswith("a FP64[2, 2]")
+    assert texts[1].startswith("b FP32[]")
+
+
+def test_markup_in_values_is_printed_literally() -> None:
+    result = outputs_result("m", None, {"s": np.array(["[bold]x[/bold]"], dtype=object)})
+    assert "[bold]x[/bold]" in rendered(result)

@@ -1,0 +1,48 @@
+"""Fixtures of the SSH tests: a real OpenSSH sshd on 127.0.0.1 with its own keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mer_core.schemas.registry import ServerPublic
+
+from tests.ssh.httpd import Httpd, running_httpd
+from tests.ssh.sshd import Sshd, sshd_missing_reason, sshd_server
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    reason = sshd_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with sshd_server(tmp_path / "sshd") as daemon:
+        yield daemon
+
+
+@pytest.fixture
+async def httpd() -> AsyncIterator[Httpd]:
+    async with running_httpd() as server:
+        yield server
+
+
+def ssh_server(sshd: Sshd, worker_port: int, name: str = "remote1", **over: Any) -> ServerPublic:
+    """The registry record of a server reached through ``sshd``, its worker on ``worker_port``."""
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "name": name,
+        "kind": "ssh",
+        "worker_url": f"http://127.0.0.1:{worker_port}",
+        "ssh_host": sshd.host,
+        "ssh_port": sshd.port,
+        "ssh_user": sshd.user,
+        "identity_file": str(sshd.identity_file),
+        "known_hosts_file": str(sshd.known_hosts_file),
+        "created_at": now,
+        "updated_at": now,
+    }
+    fields.update(over)
+    return ServerPublic.model_validate(fields)

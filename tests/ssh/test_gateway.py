@@ -1,0 +1,325 @@
+"""The gateway worker with a remote server behind a real sshd: start, check, infer, faults.
+
+One DAL and one gateway serve the module (fast SSH settings: 2 s connect timeout, keepalive
+every 0.5 s, 4 s request timeout); each test gets its own sshd, server and remote worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mer_core.errors import BadGateway, InvalidRequest, NotFound
+from mer_core.remote_client import check_server, start_server
+
+from tests.ssh.sshd import Sshd, sshd_missing_reason, sshd_server
+from tests.ssh.stack import GatewayStack, digits_body, gateway_stack, labels, stop_pid
+from tests.support.procs import Tokens
+
+pytestmark = [pytest.mark.ssh, pytest.mark.slow]
+
+REQUEST_TIMEOUT_S = 4.0
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayStack]:
+    reason = sshd_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("gateway")
+    with gateway_stack(
+        workdir,
+        Tokens(),
+        MER_REQUEST_TIMEOUT_S=str(REQUEST_TIMEOUT_S),
+        MER_SSH_CONNECT_TIMEOUT_S="2",
+        MER_SSH_KEEPALIVE_INTERVAL_S="0.5",
+        MER_SSH_KEEPALIVE_COUNT_MAX="3",
+        MER_CONFIG_REFRESH_S="0.2",
+        MER_ACCESS_LOG_FLUSH_MS="50",
+    ) as stack:
+        yield stack
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    with sshd_server(tmp_path / "sshd") as daemon:
+        yield daemon
+
+
+class Remote:
+    """A server of the test's own, its model ``digits-NAME``, and its started worker."""
+
+    count = 0
+
+    def __init__(self, gw: GatewayStack, sshd: Sshd) -> None:
+        Remote.count += 1
+        self.name = f"remote{Remote.count}"
+        self.model = f"digits-{self.name}"
+        self.gw = gw
+        self.server = gw.run(gw.add_remote(sshd, self.name))
+        gw.run(gw.place(self.model, self.name))
+        self.pid: int | None = None
+
+    def start(self) -> None:
+        started = self.gw.run(self.gw.start(self.name))
+        assert started.started
+        self.pid = started.pid
+
+    def infer(self, client: httpx.Client, rows: int = 4) -> httpx.Response:
+        body, _ = digits_body(rows)
+        return client.post(self.gw.infer_url(self.model), content=body, headers=self.gw.headers())
+
+
+@pytest.fixture
+def remote(gw: GatewayStack, sshd: Sshd) -> Iterator[Remote]:
+    r = Remote(gw, sshd)
+    try:
+        yield r
+    finally:
+        stop_pid(r.pid)
+
+
+@pytest.fixture
+def started(remote: Remote) -> Remote:
+    remote.start()
+    return remote
+
+
+def wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+# --- start, check, infer ------------------------------------------------------------------
+
+
+def test_start_check_and_infer_through_ssh(gw: GatewayStack, remote: Remote) -> None:
+    token = gw.tokens.token
+    first = gw.run(start_server(gw.gateway.url, token, remote.name))
+    remote.pid = first.pid
+    assert first.started
+    assert first.pid is not None
+    assert first.worker_url == remote.server.worker_url
+    again = gw.run(start_server(gw.gateway.url, token, remote.name))
+    assert not again.started
+    assert again.pid == first.pid
+
+    report = gw.run(check_server(gw.gateway.url, token, remote.name))
+    assert report.server == remote.name
+    assert report.worker.live and report.worker.ready
+    assert 0 < report.rtt_ms < 1000
+    assert "CPUExecutionProvider" in report.providers
+    assert isinstance(report.has_gpu, bool)
+    assert report.problem is None
+    assert report.ssh.endswith(f"127.0.0.1:{remote.server.ssh_port}")
+
+    body, truth = digits_body(8)
+    with httpx.Client(timeout=30) as client:
+        answer = client.post(gw.infer_url(remote.model), content=body, headers=gw.headers())
+    assert answer.status_code == 200, answer.text
+    assert sum(a == b for a, b in zip(labels(answer), truth, strict=True)) >= 7
+
+    # The remote worker logged the request naming its server; the gateway logged nothing.
+    wait_for(lambda: gw.run(gw.logs(remote.model)), 10, "the access-log row")
+    rows = gw.run(gw.logs(remote.model))
+    assert [(r.server, r.status, r.rows) for r in rows] == [(remote.name, 200, 8)]
+
+
+def test_the_remote_worker_gets_its_secrets_off_the_command_line(
+    gw: GatewayStack, started: Remote
+) -> None:
+    assert started.pid is not None
+    argv = Path(f"/proc/{started.pid}/cmdline").read_bytes().split(b"\0")
+    assert not any(gw.tokens.token.encode() in a for a in argv)
+    environ = Path(f"/proc/{started.pid}/environ").read_bytes()
+    assert gw.tokens.token.encode() not in environ
+    folder = Path(started.server.remote_dir or "") / "servers" / started.name
+    env_file = folder / ".env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    settings = env_file.read_text()
+    assert f'MER_SERVER_NAME="{started.name}"' in settings
+    assert 'MER_WORKER_HOST="127.0.0.1"' in settings
+    # The remote worker reaches the DAL through the reverse forward, not the DAL's own port.
+    assert f"MER_DAL_URL=\"{gw.dal.url}\"" not in settings
+    assert 'MER_DAL_URL="http://127.0.0.1:' in settings
+
+
+def test_check_of_a_server_whose_worker_is_not_running(gw: GatewayStack, remote: Remote) -> None:
+    report = gw.run(check_server(gw.gateway.url, gw.tokens.token, remote.name))
+    assert not report.worker.live
+    assert report.rtt_ms > 0
+    assert report.problem is not None
+    assert f"server start {remote.name}" in report.problem
+
+
+def test_check_and_start_of_unknown_or_local_servers(gw: GatewayStack) -> None:
+    with pytest.raises(NotFound, match="nope"):
+        gw.run(check_server(gw.gateway.url, gw.tokens.token, "nope"))
+    with pytest.raises(InvalidRequest, match="local"):
+        gw.run(start_server(gw.gateway.url, gw.tokens.token, "local"))
+    with httpx.Client() as client:
+        answer = client.get(f"{gw.gateway.url}/mer/servers/local/check")
+    assert answer.status_code == 401
+
+
+# --- faults -------------------------------------------------------------------------------
+
+
+def test_a_refused_remote_port_is_a_fast_502_logged_by_the_gateway(
+    gw: GatewayStack, remote: Remote
+) -> None:
+    with httpx.Client(timeout=30) as client:
+        remote.infer(client)  # opens the SSH connection
+        started = time.monotonic()
+        answer = remote.infer(client)
+    assert time.monotonic() - started < 1.0
+    assert answer.status_code == 502
+    assert remote.name in answer.json()["error"]
+    assert "nothing listens" in answer.json()["error"]
+    wait_for(lambda: len(gw.run(gw.logs(remote.model))) == 2, 10, "two gateway rows")
+    rows = gw.run(gw.logs(remote.model))
+    assert {(r.server, r.status, r.error_kind) for r in rows} == {("local", 502, "bad_gateway")}
+
+
+def test_a_changed_host_key_is_refused_with_how_to_trust_it(
+    gw: GatewayStack, remote: Remote, sshd: Sshd
+) -> None:
+    gw.run(check_server(gw.gateway.url, gw.tokens.token, remote.name))
+    sshd.rekey()
+
+    def refused() -> bool:
+        try:
+            gw.run(check_server(gw.gateway.url, gw.tokens.token, remote.name))
+        except BadGateway as exc:
+            return "CHANGED" in exc.message
+        except Exception:  # noqa: BLE001 - reconnecting: any other error, try again
+            return False
+        return False
+
+    wait_for(refused, 10, "the changed host key to be refused")
+    with httpx.Client(timeout=30) as client:
+        answer = remote.infer(client)
+    assert answer.status_code == 502
+    assert "ssh-keygen -R" in answer.json()["error"]
+
+
+def test_sigstopped_sshd_gives_504_within_the_timeout_then_recovers(
+    gw: GatewayStack, started: Remote, sshd: Sshd
+) -> None:
+    with httpx.Client(timeout=30) as client:
+        assert started.infer(client).status_code == 200
+        sshd.signal_all(19)  # SIGSTOP
+        try:
+            for _ in range(2):
+                t0 = time.monotonic()
+                answer = started.infer(client)
+                assert answer.status_code == 504, answer.text
+                assert started.name in answer.json()["error"]
+                assert time.monotonic() - t0 < REQUEST_TIMEOUT_S + 1.0
+        finally:
+            sshd.signal_all(18)  # SIGCONT
+
+        def recovered() -> bool:
+            return started.infer(client).status_code == 200
+
+        wait_for(recovered, 20, "requests to succeed again")
+
+
+def _load(remote: Remote, total: int, clients: int) -> list[tuple[int, str]]:
+    """``total`` requests from ``clients`` concurrent clients: each answer's status and error."""
+
+    async def run() -> list[tuple[int, str]]:
+        body, _ = digits_body(2)
+        answers: list[tuple[int, str]] = []
+        queue = iter(range(total))
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def one_client() -> None:
+                for _ in queue:
+                    answer = await client.post(
+                        remote.gw.infer_url(remote.model), content=body, headers=remote.gw.headers()
+                    )
+                    error = answer.json().get("error", "") if answer.status_code != 200 else ""
+                    answers.append((answer.status_code, error))
+
+            await asyncio.gather(*(one_client() for _ in range(clients)))
+        return answers
+
+    return asyncio.run(run())
+
+
+def test_connection_killed_mid_load_recovers_and_loses_no_log_row(
+    gw: GatewayStack, started: Remote, sshd: Sshd
+) -> None:
+    with httpx.Client(timeout=30) as client:
+        assert started.infer(client).status_code == 200  # the remote worker loaded the model
+    results: list[list[tuple[int, str]]] = []
+    loader = threading.Thread(target=lambda: results.append(_load(started, 400, 8)))
+    loader.start()
+    time.sleep(0.7)
+    assert sshd.kill_sessions() >= 1
+    loader.join(120)
+    assert not loader.is_alive()
+    [answers] = results
+    assert len(answers) == 400
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {200, 502, 503, 504}
+    assert all(started.name in error for status, error in answers if status != 200)
+    ok = statuses.count(200)
+    failed = len(statuses) - ok
+    assert ok > 300, statuses
+    # Requests after the reconnect succeed.
+    with httpx.Client(timeout=30) as client:
+        assert started.infer(client).status_code == 200
+
+    # Every answer left its row: the remote worker's (it may have answered a request whose answer
+    # the killed connection lost) and the gateway's own for each 502/503/504.
+    def complete() -> bool:
+        rows = gw.run(gw.logs(started.model))
+        remote_ok = sum(1 for r in rows if r.server == started.name and r.status == 200)
+        gateway_5xx = sum(1 for r in rows if r.server == "local" and r.status >= 500)
+        return remote_ok >= ok + 2 and gateway_5xx == failed
+
+    wait_for(complete, 30, "every access-log row")
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_100_aborted_requests_leave_no_channel_or_fd_open(
+    gw: GatewayStack, started: Remote, sshd: Sshd
+) -> None:
+    with httpx.Client(timeout=30) as client:
+        assert started.infer(client).status_code == 200
+    time.sleep(6)  # idle channels are closed by the remote worker's keep-alive timeout
+    gateway_fds = _fds(gw.gateway.proc.pid)
+    [session] = sshd.sessions()
+    session_fds = _fds(session)
+    body, _ = digits_body(2)
+    host, port = gw.gateway.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v2/models/{started.model}/infer HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {gw.tokens.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    for _ in range(100):
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(head + body)
+    # Each abandoned request still ends (the remote answers fast); nothing stays open after.
+    wait_for(lambda: _fds(gw.gateway.proc.pid) <= gateway_fds, 15, "the gateway's fds")
+    wait_for(lambda: _fds(session) <= session_fds, 15, "sshd's channel sockets to close")
+    assert sshd.sessions() == [session]  # one SSH connection all along
+    with httpx.Client(timeout=30) as client:
+        assert started.infer(client).status_code == 200
+
