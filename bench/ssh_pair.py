@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,9 @@ from mer_core.schemas.registry import ModelCreate, ModelUpdate, ServerCreate, We
 from bench.bare_ort import BareSession
 from bench.bodies import WrongAnswer, check_answer, json_target
 from bench.loadgen import Target
-from bench.stack import MODEL, ONNX_FILE, WEIGHTS, WEIGHTS_FILE, Stack
+from bench.stack import MODEL, ONNX_FILE, WEIGHTS, WEIGHTS_FILE, Stack, enter_together
 from tests.ssh.sshd import Sshd, sshd_missing_reason, sshd_server
-from tests.support.procs import Tokens, worker_service
+from tests.support.procs import Service, Tokens, worker_service
 
 SERVER = "remote"
 REMOTE_MODEL = f"{MODEL}-remote"
@@ -86,12 +86,15 @@ def remote_pair(workdir: Path, stack: Stack, batch: Any, bare: BareSession) -> I
         return
     with ExitStack() as inner:
         try:
-            sshd = inner.enter_context(sshd_server(workdir / "sshd"))
-            remote = inner.enter_context(
+            managers: list[AbstractContextManager[Any]] = [
+                sshd_server(workdir / "sshd"),
                 worker_service(
                     workdir / "remote", stack.tokens, stack.dal.url, MER_SERVER_NAME=SERVER
-                )
-            )
+                ),
+            ]
+            sshd, remote = enter_together(inner, managers)
+            assert isinstance(sshd, Sshd)
+            assert isinstance(remote, Service)
             asyncio.run(register_remote(stack.dal.url, stack.tokens, sshd, remote.url))
             token = stack.tokens.token
             through_ssh = json_target(stack.mer.url, REMOTE_MODEL, batch, token)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from mer_core.dal_client import DalClient
 from mer_core.schemas.registry import ModelUpdate, WeightsCreate
@@ -35,6 +37,8 @@ WEIGHTS = "v1"
 ONNX_FILE = MODELS_DIR / "digits.onnx"
 WEIGHTS_FILE = MODELS_DIR / "digits-v1.safetensors"
 PLAIN_SERVER = Path(__file__).resolve().with_name("plain_fastapi_server.py")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,18 +77,40 @@ def plain_fastapi(workdir: Path, tokens: Tokens) -> Iterator[Service]:
         yield svc
 
 
+def enter_together(stack: ExitStack, managers: Sequence[AbstractContextManager[T]]) -> list[T]:
+    """Enter ``managers`` at once (a server's start-up is mostly its imports), then hand every
+    one that did start to ``stack``, even when another failed or the wait was interrupted."""
+    pool = ThreadPoolExecutor(len(managers), thread_name_prefix="start")
+    futures = [pool.submit(m.__enter__) for m in managers]
+    try:
+        wait(futures)
+    finally:
+        pool.shutdown(wait=True)
+        for manager, future in zip(managers, futures, strict=True):
+            if future.exception() is None:
+                stack.push(manager.__exit__)
+    return [f.result() for f in futures]
+
+
 @contextmanager
 def running_stack(workdir: Path, *, max_batch_size: int | None = None) -> Iterator[Stack]:
     """Everything the benchmark talks to; each process is stopped and awaited on the way out."""
     tokens = Tokens()
     with ExitStack() as stack:
-        dal = stack.enter_context(dal_service(workdir / "dal", tokens))
-        asyncio.run(import_model(dal.url, tokens, max_batch_size))
-        mer = stack.enter_context(worker_service(workdir / "mer", tokens, dal.url))
-        mer_nolog = stack.enter_context(
-            worker_service(workdir / "mer-nolog", tokens, dal.url, MER_ACCESS_LOG_ENABLED="false")
+        dal, fastapi = enter_together(
+            stack,
+            [dal_service(workdir / "dal", tokens), plain_fastapi(workdir / "fastapi", tokens)],
         )
-        fastapi = stack.enter_context(plain_fastapi(workdir / "fastapi", tokens))
+        asyncio.run(import_model(dal.url, tokens, max_batch_size))
+        mer, mer_nolog = enter_together(
+            stack,
+            [
+                worker_service(workdir / "mer", tokens, dal.url),
+                worker_service(
+                    workdir / "mer-nolog", tokens, dal.url, MER_ACCESS_LOG_ENABLED="false"
+                ),
+            ],
+        )
         yield Stack(tokens, dal, mer, mer_nolog, fastapi)
 
 

@@ -1,4 +1,4 @@
-"""`make bench` end to end with tiny durations: real DAL, workers, FastAPI server, load generator."""
+"""`make bench` end to end, tiny durations: real DAL, workers, FastAPI server, load generator."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def test_one_short_round_prints_the_table_and_ends_with_the_json_line() -> None:
     doc = json.loads(lines[-1])
     assert GOAL_KEYS | {"load_generator", "raw"} == set(doc)
     for key in GOAL_KEYS - {"ssh_vs_direct"}:
-        assert isinstance(doc[key], float) and doc[key] > 0, (key, doc)
+        assert isinstance(doc[key], float), (key, doc)
+        assert doc[key] > 0, (key, doc)
     assert doc["ssh_vs_direct"] is None
     assert doc["raw"]["failed"] == {}
     assert doc["raw"]["median"]["mer_bin256_rows"] > 0

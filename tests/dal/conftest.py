@@ -60,6 +60,7 @@ def dal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dal]:
     tokens = Tokens()
     with dal_service(tmp, tokens) as service:
         yield Dal(service, tokens)
+    assert service.proc.returncode == 0, "mer-dal did not stop cleanly on SIGTERM"
     log = service.log_text()
     assert "Traceback" not in log, log[-4000:]
     assert '" 500' not in log, log[-4000:]

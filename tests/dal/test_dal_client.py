@@ -77,10 +77,11 @@ async def test_nobody_listening_is_unavailable() -> None:
 
 
 async def test_silent_dal_times_out_as_unavailable() -> None:
+    writers: list[asyncio.StreamWriter] = []
+
     async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         await reader.read(1)
-        await asyncio.sleep(5)
-        writer.close()
 
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -90,4 +91,7 @@ async def test_silent_dal_times_out_as_unavailable() -> None:
                 await dal.revision()
     finally:
         server.close()
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
         await server.wait_closed()

@@ -6,13 +6,13 @@ import json
 import numpy as np
 from mer_repl.outputs import SHOWN_ROWS, outputs_result
 from mer_repl.render import json_document, show_result
-from mer_repl.result import Table, Text
+from mer_repl.result import Result, Table, Text
 from rich.console import Console
 
 
-def rendered(result: object) -> str:
+def rendered(result: Result) -> str:
     out = io.StringIO()
-    show_result(result, Console(file=out, width=120))  # type: ignore[arg-type]
+    show_result(result, Console(file=out, width=120))
     return out.getvalue()
 
 
@@ -45,7 +45,9 @@ def test_large_answer_shows_its_shape_and_first_rows() -> None:
 
 
 def test_outputs_of_different_lengths_are_shown_apart() -> None:
-    result = outputs_result("m", None, {"a": np.zeros((2, 2)), "b": np.float32(1.5).reshape(())})
+    result = outputs_result(
+        "m", None, {"a": np.zeros((2, 2)), "b": np.array(1.5, dtype=np.float32)}
+    )
     texts = [b.text for b in result.blocks if isinstance(b, Text)]
     assert texts[0].startswith("a FP64[2, 2]")
     assert texts[1].startswith("b FP32[]")

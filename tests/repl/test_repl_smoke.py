@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import signal
 from pathlib import Path
 
+from mer_repl.execute import Outcome
 from mer_repl.history import PrivateFileHistory
-from mer_repl.loop import run_repl
+from mer_repl.loop import _cancellable, run_repl
 from mer_repl.registry import Registry
 from mer_repl.session import Session
 from prompt_toolkit.input import create_pipe_input
@@ -56,3 +60,23 @@ async def test_service_errors_are_one_line(registry: Registry, tmp_path: Path) -
     assert "error: cannot reach the DAL at http://127.0.0.1:9" in text
     assert "error: invalid device: Input should be 'cpu', 'cuda' or 'auto'" in text
     assert "Traceback" not in text
+
+
+async def test_ctrl_c_cancels_a_running_command() -> None:
+    started = asyncio.Event()
+
+    async def slow() -> Outcome:
+        started.set()
+        await asyncio.sleep(30)
+        return Outcome()
+
+    loop = asyncio.get_running_loop()
+    waiting = _cancellable(slow())
+    loop.call_soon(lambda: loop.create_task(_interrupt(started)))
+    assert await asyncio.wait_for(waiting, 10) is None
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
+
+
+async def _interrupt(started: asyncio.Event) -> None:
+    await started.wait()
+    os.kill(os.getpid(), signal.SIGINT)

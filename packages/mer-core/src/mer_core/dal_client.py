@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,16 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from mer_core.errors import InvalidRequest, MerError, Unavailable, error_for_status
+from mer_core.blob_io import (
+    PIECE,
+    Progress,
+    check_digest,
+    hash_file,
+    pieces_of_bytes,
+    pieces_of_file,
+    temp_beside,
+)
+from mer_core.errors import MerError, Unavailable, error_for_status
 from mer_core.schemas.registry import (
     AccessLogBatch,
     AccessLogCreate,
@@ -42,12 +50,6 @@ from mer_core.schemas.registry import (
     WeightsListPublic,
     WeightsPublic,
 )
-
-PIECE = 1024 * 1024
-"""Bytes per piece when streaming a blob."""
-
-Progress = Callable[[int, int], None]
-"""Called with (bytes done, bytes in all) as a blob travels."""
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -182,11 +184,11 @@ class DalClient:
         """Upload a file or bytes in 1 MiB pieces, with its sha256 for the DAL to check."""
         if isinstance(source, bytes):
             sha, size = hashlib.sha256(source).hexdigest(), len(source)
-            body: AsyncIterator[bytes] = _pieces_of_bytes(source, progress)
+            body: AsyncIterator[bytes] = pieces_of_bytes(source, progress)
         else:
             path = Path(source)
-            sha, size = await asyncio.to_thread(_hash_file, path)
-            body = _pieces_of_file(path, size, progress)
+            sha, size = await asyncio.to_thread(hash_file, path)
+            body = pieces_of_file(path, size, progress)
         headers = {
             "Content-Type": "application/octet-stream",
             "Content-Length": str(size),
@@ -199,11 +201,11 @@ class DalClient:
     ) -> Path:
         """Stream a blob into ``dest`` (a temp file beside it, renamed once its sha256 checks)."""
         dest = Path(dest)
-        fd, tmp = await asyncio.to_thread(_temp_beside, dest)
+        fd, tmp = await asyncio.to_thread(temp_beside, dest)
         try:
             with os.fdopen(fd, "wb") as out:
                 digest = await self._stream_blob(sha256, out.write, progress)
-            _check_digest(sha256, digest)
+            check_digest(sha256, digest)
             os.replace(tmp, dest)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -214,7 +216,7 @@ class DalClient:
     async def read_blob(self, sha256: str) -> bytes:
         """A (small) blob's bytes, sha256 verified."""
         parts: list[bytes] = []
-        _check_digest(sha256, await self._stream_blob(sha256, parts.append, None))
+        check_digest(sha256, await self._stream_blob(sha256, parts.append, None))
         return b"".join(parts)
 
     async def _stream_blob(
@@ -280,45 +282,3 @@ def _seg(value: str) -> str:
 
 def _force(force: bool) -> dict[str, str]:
     return {"force": "true"} if force else {}
-
-
-def _temp_beside(dest: Path) -> tuple[int, str]:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-
-
-def _check_digest(expected: str, actual: str) -> None:
-    if actual != expected:
-        raise Unavailable(f"blob {expected} arrived corrupted (sha256 {actual})")
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    """The sha256 and size of a file; a missing file is the caller's mistake (400)."""
-    if not path.is_file():
-        raise InvalidRequest(f"no such file: {path}")
-    hasher = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while piece := f.read(PIECE):
-            hasher.update(piece)
-            size += len(piece)
-    return hasher.hexdigest(), size
-
-
-async def _pieces_of_bytes(data: bytes, progress: Progress | None) -> AsyncIterator[bytes]:
-    view = memoryview(data)
-    for start in range(0, len(data), PIECE):
-        piece = bytes(view[start : start + PIECE])
-        yield piece
-        if progress is not None:
-            progress(start + len(piece), len(data))
-
-
-async def _pieces_of_file(path: Path, size: int, progress: Progress | None) -> AsyncIterator[bytes]:
-    done = 0
-    with path.open("rb") as f:
-        while piece := f.read(PIECE):
-            done += len(piece)
-            yield piece
-            if progress is not None:
-                progress(done, size)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
+from types import FrameType
 from typing import NoReturn
 
 import uvicorn
@@ -68,10 +70,17 @@ async def _serve(settings: DalSettings) -> None:
     except BaseException:
         await database.aclose()
         raise
+    # uvicorn re-raises the SIGTERM it stopped on once it has shut down; by then the database is
+    # closed, so that is a clean stop (exit 0), not a death by signal.
+    signal.signal(signal.SIGTERM, _stopped)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, proxy_headers=False
     )
     await uvicorn.Server(config).serve()
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _refuse(message: str) -> NoReturn:

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from mer_meal.access_log import AccessLogSink
 from mer_meal.auth import TokenCheck
 from mer_meal.infer_route import InferEndpoint, match_infer
 from mer_meal.placement import RemoteExecutor
@@ -57,6 +58,7 @@ def create_app(
     settings: WorkerSettings,
     *,
     registry: Registry | None = None,
+    log_sink: AccessLogSink | None = None,
     remote: RemoteExecutor | Default | None = "default",
 ) -> Starlette:
     """The worker app. ``remote="default"`` uses ``mer_meal.remote.create_executor`` if present."""
@@ -67,7 +69,7 @@ def create_app(
         )
     if remote == "default":
         remote = default_remote(settings)
-    worker = Worker(settings, registry=registry, remote=remote)
+    worker = Worker(settings, registry=registry, log_sink=log_sink, remote=remote)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

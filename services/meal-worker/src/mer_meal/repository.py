@@ -17,7 +17,6 @@ from typing import Protocol
 
 from mer_core.errors import MerError, NotFound
 from mer_core.schemas.registry import (
-    AccessLogCreate,
     ModelPublic,
     ModelsPublic,
     ServerPublic,
@@ -43,8 +42,6 @@ class Registry(Protocol):
     async def get_server(self, name: str) -> ServerPublic: ...
 
     async def download_blob(self, sha256: str, dest: Path) -> Path: ...
-
-    async def post_access_logs(self, rows: Sequence[AccessLogCreate]) -> int: ...
 
 
 Listener = Callable[[set[str]], None]

@@ -108,6 +108,7 @@ def build_session(
     """Build a session (blocking: run it in a thread)."""
     providers = choose_providers(model, key.device)
     options = ort.SessionOptions()
+    options.log_severity_level = 4  # a failed run is answered and logged by MER, not on stderr
     if key.intra_op_threads:
         options.intra_op_num_threads = key.intra_op_threads
     if key.inter_op_threads:

@@ -56,13 +56,25 @@ def check_request(model: str, session: LoadedSession, request: InferRequest) -> 
         for want, got in zip(wanted, shape):  # noqa: B905 - lengths checked just above
             if want not in (got, -1):
                 raise _shape_error(model, given.name, shape, wanted)
-        feed[given.name] = given.array
+        feed[given.name] = (
+            _as_text(given.name, given.array) if sig.datatype == "BYTES" else given.array
+        )
     if len(feed) != len(expected):
         missing = [s for name, s in expected.items() if name not in feed]
         wanted_inputs = ", ".join(f"{s.name!r} ({s.describe()})" for s in missing)
         raise InvalidRequest(f"model {model} needs input {wanted_inputs}")
     rows, signature = _batching(model, session, request)
     return Feed(feed, rows, signature, _outputs(model, session, request))
+
+
+def _as_text(name: str, array: Array) -> Array:
+    """onnxruntime's string tensors take ``str``: binary BYTES elements arrive as ``bytes``."""
+    if array.size == 0 or not isinstance(array.flat[0], bytes):
+        return array
+    try:
+        return np.array([b.decode() for b in array.reshape(-1)], dtype=object).reshape(array.shape)
+    except (UnicodeDecodeError, AttributeError):
+        raise InvalidRequest(f"input {name!r}: BYTES elements must be UTF-8 text") from None
 
 
 def _shape_error(

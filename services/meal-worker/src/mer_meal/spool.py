@@ -1,9 +1,10 @@
 """A local, append-only spool of access-log rows the DAL could not take yet.
 
-One JSON object a line, appended and fsync'd before ``append`` returns, so rows survive a crash
-of the worker. ``read`` returns every complete row (a torn last line from a crash is skipped);
-``clear`` removes the file once its rows are in the DAL. Replaying twice is harmless: the DAL
-ignores a request id it already holds. Blocking file work runs in a thread.
+One JSON object (the fields of ``AccessLogCreate``) a line, appended and fsync'd before
+``append`` returns, so rows survive a crash of the worker. ``read`` returns every complete row
+(a torn last line from a crash is skipped); ``clear`` removes the file once its rows are in the
+DAL. Replaying twice is harmless: the DAL ignores a request id it already holds. Blocking file
+work runs in a thread.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 from mer_core.schemas.registry import AccessLogCreate
@@ -30,14 +32,14 @@ class Spool:
         with self.path.open("rb") as f:
             return sum(1 for line in f if line.strip())
 
-    async def append(self, rows: Sequence[AccessLogCreate]) -> None:
+    async def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             await asyncio.to_thread(self._append, rows)
             self.rows += len(rows)
 
-    def _append(self, rows: Sequence[AccessLogCreate]) -> None:
+    def _append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = b"".join(orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in rows)
+        data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, data)
@@ -45,10 +47,11 @@ class Spool:
         finally:
             os.close(fd)
 
-    async def read(self) -> list[AccessLogCreate]:
+    async def read(self) -> list[dict[str, Any]]:
+        """Every readable row, checked against ``AccessLogCreate``, as JSON-ready dicts."""
         return await asyncio.to_thread(self._read)
 
-    def _read(self) -> list[AccessLogCreate]:
+    def _read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
         rows = []
@@ -56,7 +59,8 @@ class Spool:
             if not line.strip():
                 continue
             try:
-                rows.append(AccessLogCreate.model_validate(orjson.loads(line)))
+                row = AccessLogCreate.model_validate(orjson.loads(line))
+                rows.append(row.model_dump(mode="json"))
             except (orjson.JSONDecodeError, ValidationError):
                 log.warning(
                     "skipping unreadable line %d of the access-log spool %s", number, self.path

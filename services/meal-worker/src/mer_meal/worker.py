@@ -16,10 +16,11 @@ from mer_core.dal_client import DalClient
 from mer_core.errors import MerError
 from mer_core.settings import WorkerSettings
 
-from mer_meal.access_log import AccessLogger
+from mer_meal.access_log import AccessLogger, AccessLogSink
 from mer_meal.blobs import BlobCache
 from mer_meal.control import Control
 from mer_meal.dataplane import Dataplane
+from mer_meal.log_sink import DalLogSink
 from mer_meal.placement import RemoteExecutor
 from mer_meal.repository import ModelRepository, Registry
 from mer_meal.sessions import SessionCache
@@ -36,8 +37,11 @@ class Worker:
         settings: WorkerSettings,
         *,
         registry: Registry | None = None,
+        log_sink: AccessLogSink | None = None,
         remote: RemoteExecutor | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
+        """``executor`` runs ``session.run`` (default: a pool of its own)."""
         self.settings = settings
         self._dal: DalClient | None = None
         if registry is None:
@@ -46,6 +50,9 @@ class Worker:
             )
             registry = self._dal
         self.registry = registry
+        self._own_sink: DalLogSink | None = None
+        if log_sink is None:
+            log_sink = self._own_sink = DalLogSink(settings.dal_url, settings.token)
         self.remote = remote
         self.blobs = BlobCache(registry, settings.cache_dir)
         self.repo = ModelRepository(registry, settings.config_refresh_s)
@@ -60,13 +67,13 @@ class Worker:
         self.stats = Stats()
         spool = Spool(settings.spool_dir / f"access-log-{settings.server_name}.jsonl")
         self.access_log = AccessLogger(
-            registry,
+            log_sink,
             server=settings.server_name,
             spool=spool,
             flush_s=settings.access_log_flush_ms / 1000,
             enabled=settings.access_log_enabled,
         )
-        self.executor = ThreadPoolExecutor(
+        self.executor = executor or ThreadPoolExecutor(
             max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="mer-run"
         )
         self.dataplane = Dataplane(
@@ -125,5 +132,7 @@ class Worker:
         if self.remote is not None:
             await self.remote.stop()
         await asyncio.to_thread(self.executor.shutdown, wait=True, cancel_futures=True)
+        if self._own_sink is not None:
+            await self._own_sink.aclose()
         if self._dal is not None:
             await self._dal.aclose()

@@ -72,10 +72,18 @@ def array_from_json(name: str, datatype: str, shape: Sequence[int], data: Any) -
 
 def _check_kind(name: str, datatype: str, dtype: np.dtype[Any], data: Any) -> None:
     """Integer and boolean tensors refuse data numpy would silently truncate or coerce."""
-    boolean = dtype.kind == "b"
     probe = np.asarray(data)
-    if probe.size and probe.dtype.kind not in ("b" if boolean else "iu"):
-        wanted = "true/false" if boolean else "integer"
+    if not probe.size:
+        return
+    kind = probe.dtype.kind
+    if dtype.kind == "b":
+        ok = kind == "b"
+    elif kind == "f":  # a mix of ints past int64 and others is inferred as float: check it
+        ok = bool(np.all(np.isfinite(probe)) and np.all(np.mod(probe, 1) == 0))
+    else:
+        ok = kind in "biuO"  # "O": huge or mixed ints; the conversion range-checks them
+    if not ok:
+        wanted = "true/false" if dtype.kind == "b" else "integer"
         raise InvalidRequest(
             f"input {name!r}: datatype {datatype} needs {wanted} data, "
             f"got {probe.dtype.name} values"

@@ -23,6 +23,7 @@ import asyncssh
 from mer_core.errors import BadGateway, GatewayTimeout, MerError, Unavailable
 from mer_core.settings import WorkerSettings
 
+from mer_meal.remote.cork import cork
 from mer_meal.remote.target import SshTarget
 
 FAST_CIPHERS = (
@@ -105,6 +106,7 @@ async def open_ssh(
         if error is None:
             raise
         raise error from exc
+    cork(conn)
     return conn, endpoint
 
 
