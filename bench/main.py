@@ -15,13 +15,14 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import onnxruntime as ort
 from mer_core.errors import MerError
@@ -29,10 +30,11 @@ from mer_core.errors import MerError
 from bench import ssh_pair
 from bench.bare_ort import BareSession, rows
 from bench.bodies import WrongAnswer, binary_target, check_answer, json_target
-from bench.loadgen import LoadError, LoadGenerator, Target, pick_load_generator
+from bench.loadgen import LoadError, pick_load_generator
+from bench.plan import Plan
 from bench.report import json_line, render
-from bench.rounds import Measure, run_rounds, settle
-from bench.stack import MODEL, ONNX_FILE, WEIGHTS_FILE, blas_environment, running_stack
+from bench.rounds import run_rounds, settle
+from bench.stack import MODEL, ONNX_FILE, WEIGHTS_FILE, Stack, blas_environment, running_stack
 from tests.support.procs import MODELS_DIR
 
 CONNECTIONS = 32
@@ -61,149 +63,123 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load(gen: LoadGenerator, target: Target, connections: int, seconds: float) -> Any:
-    """One load run; any error answer during it fails the measure (its count is reported)."""
-    result = gen.run(target, connections, seconds)
-    if result.errors:
-        raise LoadError(f"{result.errors} failed requests out of {result.requests + result.errors}")
-    if result.requests == 0:
-        raise LoadError("no request completed")
-    return result
+def local_plan(plan: Plan, servers: Stack, bare: BareSession, holdout: Any, ort_s: float) -> None:
+    """Every measure but SSH; each server's answer is checked once first."""
+    token = servers.tokens.token
+    one, big = rows(holdout, 1), rows(holdout, BINARY_BATCH)
+    fastapi = json_target(servers.fastapi.url, MODEL, one, token)
+    mer = json_target(servers.mer.url, MODEL, one, token)
+    nolog = json_target(servers.mer_nolog.url, MODEL, one, token)
+    binary = binary_target(servers.mer.url, MODEL, big, token)
+    for name, target, batch in (
+        ("plain FastAPI", fastapi, one),
+        ("MER", mer, one),
+        ("MER, log off", nolog, one),
+        ("MER binary", binary, big),
+    ):
+        check_answer(name, target, bare.run(batch)[0])
+    for b in ORT_BATCHES:
+        plan.ort(f"ort_b{b}_rows", f"bare onnxruntime, batch {b}", bare, rows(holdout, b), ort_s)
+    plan.throughput("fastapi_c32_rps", "plain FastAPI, c32", fastapi, CONNECTIONS)
+    plan.throughput("mer_c32_rps", "MER, c32", mer, CONNECTIONS)
+    plan.throughput("mer_nolog_c32_rps", "MER log off, c32", nolog, CONNECTIONS)
+    plan.p50("fastapi_c1_p50_ms", "plain FastAPI, c1, p50", fastapi)
+    plan.p50("mer_c1_p50_ms", "MER, c1, p50", mer)
+    label = f"MER binary b{BINARY_BATCH}, c{BINARY_CONNECTIONS}"
+    plan.rows("mer_bin256_rows", label, binary, BINARY_BATCH, BINARY_CONNECTIONS)
 
 
-def _throughput(gen: LoadGenerator, target: Target, conns: int, secs: float) -> Callable[[], float]:
-    return lambda: float(load(gen, target, conns, secs).rps)
-
-
-def _p50(gen: LoadGenerator, target: Target, secs: float) -> Callable[[], float]:
-    return lambda: float(load(gen, target, 1, secs).p50_ms)
-
-
-def _rows(gen: LoadGenerator, target: Target, batch: int, secs: float) -> Callable[[], float]:
-    return lambda: float(load(gen, target, BINARY_CONNECTIONS, secs).rps * batch)
+def rows_per_run(url: str, token: str) -> float | None:
+    """Rows per ``session.run`` the worker reports for the model (its dynamic batching at work)."""
+    try:
+        answer = httpx.get(
+            f"{url}/v2/models/{MODEL}/stats",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        stats = answer.json()["model_stats"]
+        inferences = sum(s["inference_count"] for s in stats)
+        runs = sum(s["execution_count"] for s in stats)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    return round(inferences / runs, 2) if runs else None
 
 
 def bench(args: argparse.Namespace, workdir: Path) -> int:
     gen, gen_line = pick_load_generator(workdir, args.load_generator)
     progress(gen_line)
     holdout = np.load(MODELS_DIR / "digits-holdout.npz")["X"].astype(np.float32)
-    one, big = rows(holdout, 1), rows(holdout, BINARY_BATCH)
     bare = BareSession(ONNX_FILE, WEIGHTS_FILE)
-    secs = args.seconds
-
+    plan = Plan(gen, args.seconds)
     with ExitStack() as stack:
         progress("starting the DAL, two MER workers and the plain FastAPI server ...")
         servers = stack.enter_context(running_stack(workdir))
-        token = servers.tokens.token
-        targets = {
-            "plain FastAPI": (json_target(servers.fastapi.url, MODEL, one, token), one),
-            "MER": (json_target(servers.mer.url, MODEL, one, token), one),
-            "MER, log off": (json_target(servers.mer_nolog.url, MODEL, one, token), one),
-            "MER binary": (binary_target(servers.mer.url, MODEL, big, token), big),
-        }
-        for name, (target, batch) in targets.items():
-            check_answer(name, target, bare.run(batch)[0])
-        fastapi, mer, nolog, binary = (t for t, _ in targets.values())
-
-        measures = [
-            Measure(
-                f"ort_b{b}_rows",
-                f"bare onnxruntime, batch {b}",
-                "rows/s",
-                _ort(bare, rows(holdout, b), args.ort_seconds),
-            )
-            for b in ORT_BATCHES
-        ]
-        measures += [
-            Measure(
-                "fastapi_c32_rps",
-                "plain FastAPI, c32",
-                "req/s",
-                _throughput(gen, fastapi, CONNECTIONS, secs),
-            ),
-            Measure("mer_c32_rps", "MER, c32", "req/s", _throughput(gen, mer, CONNECTIONS, secs)),
-            Measure(
-                "mer_nolog_c32_rps",
-                "MER log off, c32",
-                "req/s",
-                _throughput(gen, nolog, CONNECTIONS, secs),
-            ),
-            Measure("fastapi_c1_p50_ms", "plain FastAPI, c1, p50", "ms", _p50(gen, fastapi, secs)),
-            Measure("mer_c1_p50_ms", "MER, c1, p50", "ms", _p50(gen, mer, secs)),
-            Measure(
-                "mer_bin256_rows",
-                f"MER binary b256, c{BINARY_CONNECTIONS}",
-                "rows/s",
-                _rows(gen, binary, BINARY_BATCH, secs),
-            ),
-        ]
+        local_plan(plan, servers, bare, holdout, args.ort_seconds)
         pids = servers.pids()
-        warm = [(fastapi, CONNECTIONS), (mer, CONNECTIONS), (nolog, CONNECTIONS)]
-        warm.append((binary, BINARY_CONNECTIONS))
         ssh_note = "ssh_vs_direct: skipped (--no-ssh)"
         if not args.no_ssh:
-            pair = stack.enter_context(ssh_pair.remote_pair(workdir, servers, one, bare))
+            progress("starting sshd and the remote worker ...")
+            pair = stack.enter_context(
+                ssh_pair.remote_pair(workdir, servers, rows(holdout, 1), bare)
+            )
             ssh_note = pair.note
             if pair.ready:
-                measures += [
-                    Measure(
-                        "ssh_c32_rps",
-                        "MER through SSH, c32",
-                        "req/s",
-                        _throughput(gen, pair.through_ssh, CONNECTIONS, secs),
-                    ),
-                    Measure(
-                        "direct_c32_rps",
-                        "remote worker direct, c32",
-                        "req/s",
-                        _throughput(gen, pair.direct, CONNECTIONS, secs),
-                    ),
-                ]
+                plan.throughput(
+                    "ssh_c32_rps", "MER through SSH, c32", pair.through_ssh, CONNECTIONS
+                )
+                plan.throughput(
+                    "direct_c32_rps", "remote worker direct, c32", pair.direct, CONNECTIONS
+                )
                 pids += pair.pids
-                warm += [(pair.through_ssh, CONNECTIONS), (pair.direct, CONNECTIONS)]
         progress(ssh_note)
-
         progress("warming up ...")
-        _warm(gen, warm)
-        progress(f"measuring: {args.rounds} rounds of {len(measures)} runs, {secs:g} s each ...")
-        samples = run_rounds(measures, args.rounds, lambda: settle(pids))
+        plan.warm_up()
+        progress(f"measuring: {args.rounds} rounds of {len(plan.measures)} runs ...")
+        samples = run_rounds(plan.measures, args.rounds, lambda: settle(pids))
+        token = servers.tokens.token
+        batching = {
+            "mer": rows_per_run(servers.mer.url, token),
+            "mer_nolog": rows_per_run(servers.mer_nolog.url, token),
+        }
 
     ort_rows = {b: samples.median(f"ort_b{b}_rows") for b in ORT_BATCHES}
-    notes = [
-        gen_line,
-        "MER and baseline columns are medians over rounds; ratio is the median of the per-round "
-        "ratios (each pair measured seconds apart).",
-        f"{args.rounds} rounds x {secs:g} s per load run; binary: {BINARY_CONNECTIONS} connections "
-        f"x {BINARY_BATCH} rows; plain FastAPI: one uvicorn process, its access log off.",
-        ssh_note,
-        f"machine: {os.cpu_count()} CPUs, {platform.python_implementation()} "
-        f"{platform.python_version()}, onnxruntime {ort.__version__}; "
-        f"BLAS/threads env: {blas_environment() or 'none'}",
-    ]
-    print(render(samples, ort_rows, notes))
+    print(render(samples, ort_rows, notes(args, gen_line, ssh_note, batching)))
     extra = {
         "load_generator_line": gen_line,
-        "config": {"rounds": args.rounds, "seconds": secs, "ort_seconds": args.ort_seconds},
+        "rows_per_session_run": batching,
+        "config": {"rounds": args.rounds, "seconds": args.seconds, "ort_seconds": args.ort_seconds},
     }
     print(json_line(samples, gen.name, extra), flush=True)
     return 0
 
 
-def _ort(bare: BareSession, batch: Any, seconds: float) -> Callable[[], float]:
-    return lambda: bare.rows_per_second(batch, seconds)
+def notes(
+    args: argparse.Namespace, gen_line: str, ssh_note: str, batching: dict[str, float | None]
+) -> list[str]:
+    return [
+        gen_line,
+        "MER and baseline columns are medians over rounds; ratio is the median of the per-round "
+        "ratios (each pair measured seconds apart).",
+        f"{args.rounds} rounds x {args.seconds:g} s per load run; binary: {BINARY_CONNECTIONS} "
+        f"connections x {BINARY_BATCH} rows; plain FastAPI: one uvicorn process, its access log "
+        "off.",
+        "MER rows per session.run over the whole run (dynamic batching): "
+        f"{batching['mer']} with the access log on (1-row JSON and 256-row binary requests), "
+        f"{batching['mer_nolog']} with it off (1-row JSON requests)",
+        ssh_note,
+        f"machine: {os.cpu_count()} CPUs, {platform.python_implementation()} "
+        f"{platform.python_version()}, onnxruntime {ort.__version__}; "
+        f"BLAS/threads env: {blas_environment() or 'none'}",
+    ]
 
 
-def _warm(gen: LoadGenerator, targets: list[tuple[Target, int]]) -> None:
-    """A first short run per target, so no round pays for lazy loads and cold caches."""
-    for target, connections in targets:
-        try:
-            gen.run(target, connections, 1.0)
-        except LoadError as exc:
-            progress(f"  warm-up of {target.url} failed: {exc}")
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: every server is stopped and awaited
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     workdir = Path(tempfile.mkdtemp(prefix="mer-bench-"))
     try:
         return bench(args, workdir)

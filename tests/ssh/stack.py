@@ -19,7 +19,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +109,40 @@ class GatewayStack:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.token}", "Content-Type": "application/json"}
+
+
+class Remote:
+    """A server of a test's own, its model ``digits-NAME``, and the worker started on it."""
+
+    count = 0
+
+    def __init__(self, gw: GatewayStack, sshd: Sshd, **fields: Any) -> None:
+        Remote.count += 1
+        self.name = f"remote{Remote.count}"
+        self.model = f"digits-{self.name}"
+        self.gw = gw
+        self.server = gw.run(gw.add_remote(sshd, self.name, **fields))
+        gw.run(gw.place(self.model, self.name))
+        self.pid: int | None = None
+
+    def start(self) -> None:
+        started = self.gw.run(self.gw.start(self.name))
+        assert started.started
+        self.pid = started.pid
+
+    def infer(self, client: httpx.Client, rows: int = 4) -> httpx.Response:
+        body, _ = digits_body(rows)
+        return client.post(self.gw.infer_url(self.model), content=body, headers=self.gw.headers())
+
+    def stop(self) -> None:
+        stop_pid(self.pid)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
 
 def digits_body(rows: int = 4) -> tuple[bytes, np.ndarray[Any, Any]]:

@@ -13,8 +13,9 @@ import pytest
 from mer_core.errors import BadGateway, GatewayTimeout, Unavailable
 from mer_core.settings import WorkerSettings
 from mer_meal.remote.connect import SshSettings
+from mer_meal.remote.cork import CorkedTransport
 from mer_meal.remote.executor import SshExecutor
-from mer_meal.remote.ssh_pool import LinkState
+from mer_meal.remote.link import LinkState
 
 from tests.ssh.conftest import ssh_server
 from tests.ssh.httpd import Httpd
@@ -199,7 +200,7 @@ async def test_refused_sshd_port_is_503_then_backoff_fails_fast(
     with pytest.raises(Unavailable, match=f"127.0.0.1:{sshd.port} refused the connection"):
         await echo(executor, server)
     link = await executor.link(server)
-    assert link.state is LinkState.BACKOFF
+    assert link.state.value == "backoff"
     started = time.monotonic()
     with pytest.raises(Unavailable, match="retrying in"):
         await echo(executor, server)
@@ -207,7 +208,7 @@ async def test_refused_sshd_port_is_503_then_backoff_fails_fast(
     # Once sshd is back, the link reconnects by itself within the capped backoff.
     sshd.start()
     deadline = time.monotonic() + 5
-    while link.state is not LinkState.CONNECTED:
+    while link.state.value != "connected":
         assert time.monotonic() < deadline, link.state
         await asyncio.sleep(0.05)
     assert await echo(executor, server) == b"hello"
@@ -314,3 +315,66 @@ async def test_worker_closing_without_answer_is_502(
 async def test_disabled_server_is_503(executor: SshExecutor, sshd: Sshd, httpd: Httpd) -> None:
     with pytest.raises(Unavailable, match="server remote1 is disabled"):
         await echo(executor, ssh_server(sshd, httpd.port, enabled=False))
+
+
+def write_ssh_config(sshd: Sshd, alias: str, *extra: str) -> None:
+    ssh_dir = Path(os.environ["HOME"]) / ".ssh"
+    ssh_dir.mkdir(exist_ok=True)
+    lines = [
+        f"Host {alias}",
+        f"    HostName {sshd.host}",
+        f"    Port {sshd.port}",
+        f"    User {sshd.user}",
+        f"    IdentityFile {sshd.identity_file}",
+        *(f"    {line}" for line in extra),
+    ]
+    (ssh_dir / "config").write_text("\n".join(lines) + "\n")
+
+
+async def test_an_openssh_config_alias_is_followed(
+    executor: SshExecutor, sshd: Sshd, httpd: Httpd
+) -> None:
+    write_ssh_config(sshd, "mer-alias", f"UserKnownHostsFile {sshd.known_hosts_file}")
+    server = ssh_server(
+        sshd,
+        httpd.port,
+        ssh_host=None,
+        ssh_user=None,
+        identity_file=None,
+        known_hosts_file=None,
+        ssh_config_host="mer-alias",
+    )
+    assert await echo(executor, server) == b"hello"
+    link = await executor.link(server)
+    assert str(link.endpoint) == f"127.0.0.1:{sshd.port}"
+
+
+async def test_an_alias_that_turns_host_key_checking_off_is_still_checked(
+    executor: SshExecutor, sshd: Sshd, httpd: Httpd
+) -> None:
+    write_ssh_config(sshd, "lax", "UserKnownHostsFile none", "StrictHostKeyChecking no")
+    server = ssh_server(
+        sshd,
+        httpd.port,
+        ssh_host=None,
+        identity_file=None,
+        known_hosts_file=None,
+        ssh_config_host="lax",
+    )
+    with pytest.raises(BadGateway, match="not trusted"):
+        await echo(executor, server)
+
+
+async def test_each_request_costs_one_ssh_packet_and_writes_are_batched(
+    executor: SshExecutor, sshd: Sshd, httpd: Httpd
+) -> None:
+    server = ssh_server(sshd, httpd.port)
+    assert await echo(executor, server) == b"hello"
+    conn = await (await executor.link(server)).connection()
+    transport = conn._transport
+    assert isinstance(transport, CorkedTransport)
+    await asyncio.gather(*(echo(executor, server) for _ in range(32)))  # opens 32 channels
+    writes, sends = transport.writes, transport.sends
+    await asyncio.gather(*(echo(executor, server) for _ in range(32)))  # reuses them
+    assert transport.writes - writes == 32  # one data packet each: no SSH_MSG_IGNORE
+    assert transport.sends - sends < 16

@@ -1,6 +1,6 @@
 """The gateway worker with a remote server behind a real sshd: start, check, infer, faults.
 
-One DAL and one gateway serve the module (fast SSH settings: 2 s connect timeout, keepalive
+One DAL and one gateway serve the package (``conftest.gw``: 2 s connect timeout, keepalive
 every 0.5 s, 4 s request timeout); each test gets its own sshd, server and remote worker.
 """
 
@@ -12,7 +12,6 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,84 +19,11 @@ import pytest
 from mer_core.errors import BadGateway, InvalidRequest, NotFound
 from mer_core.remote_client import check_server, start_server
 
-from tests.ssh.sshd import Sshd, sshd_missing_reason, sshd_server
-from tests.ssh.stack import GatewayStack, digits_body, gateway_stack, labels, stop_pid
-from tests.support.procs import Tokens
+from tests.ssh.conftest import REQUEST_TIMEOUT_S
+from tests.ssh.sshd import Sshd
+from tests.ssh.stack import GatewayStack, Remote, digits_body, labels, wait_for
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
-
-REQUEST_TIMEOUT_S = 4.0
-
-
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayStack]:
-    reason = sshd_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    workdir = tmp_path_factory.mktemp("gateway")
-    with gateway_stack(
-        workdir,
-        Tokens(),
-        MER_REQUEST_TIMEOUT_S=str(REQUEST_TIMEOUT_S),
-        MER_SSH_CONNECT_TIMEOUT_S="2",
-        MER_SSH_KEEPALIVE_INTERVAL_S="0.5",
-        MER_SSH_KEEPALIVE_COUNT_MAX="3",
-        MER_CONFIG_REFRESH_S="0.2",
-        MER_ACCESS_LOG_FLUSH_MS="50",
-    ) as stack:
-        yield stack
-
-
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
-    with sshd_server(tmp_path / "sshd") as daemon:
-        yield daemon
-
-
-class Remote:
-    """A server of the test's own, its model ``digits-NAME``, and its started worker."""
-
-    count = 0
-
-    def __init__(self, gw: GatewayStack, sshd: Sshd) -> None:
-        Remote.count += 1
-        self.name = f"remote{Remote.count}"
-        self.model = f"digits-{self.name}"
-        self.gw = gw
-        self.server = gw.run(gw.add_remote(sshd, self.name))
-        gw.run(gw.place(self.model, self.name))
-        self.pid: int | None = None
-
-    def start(self) -> None:
-        started = self.gw.run(self.gw.start(self.name))
-        assert started.started
-        self.pid = started.pid
-
-    def infer(self, client: httpx.Client, rows: int = 4) -> httpx.Response:
-        body, _ = digits_body(rows)
-        return client.post(self.gw.infer_url(self.model), content=body, headers=self.gw.headers())
-
-
-@pytest.fixture
-def remote(gw: GatewayStack, sshd: Sshd) -> Iterator[Remote]:
-    r = Remote(gw, sshd)
-    try:
-        yield r
-    finally:
-        stop_pid(r.pid)
-
-
-@pytest.fixture
-def started(remote: Remote) -> Remote:
-    remote.start()
-    return remote
-
-
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 # --- start, check, infer ------------------------------------------------------------------
@@ -116,7 +42,8 @@ def test_start_check_and_infer_through_ssh(gw: GatewayStack, remote: Remote) -> 
 
     report = gw.run(check_server(gw.gateway.url, token, remote.name))
     assert report.server == remote.name
-    assert report.worker.live and report.worker.ready
+    assert report.worker.live
+    assert report.worker.ready
     assert 0 < report.rtt_ms < 1000
     assert "CPUExecutionProvider" in report.providers
     assert isinstance(report.has_gpu, bool)
@@ -130,7 +57,7 @@ def test_start_check_and_infer_through_ssh(gw: GatewayStack, remote: Remote) -> 
     assert sum(a == b for a, b in zip(labels(answer), truth, strict=True)) >= 7
 
     # The remote worker logged the request naming its server; the gateway logged nothing.
-    wait_for(lambda: gw.run(gw.logs(remote.model)), 10, "the access-log row")
+    wait_for(lambda: bool(gw.run(gw.logs(remote.model))), 10, "the access-log row")
     rows = gw.run(gw.logs(remote.model))
     assert [(r.server, r.status, r.rows) for r in rows] == [(remote.name, 200, 8)]
 
@@ -150,7 +77,7 @@ def test_the_remote_worker_gets_its_secrets_off_the_command_line(
     assert f'MER_SERVER_NAME="{started.name}"' in settings
     assert 'MER_WORKER_HOST="127.0.0.1"' in settings
     # The remote worker reaches the DAL through the reverse forward, not the DAL's own port.
-    assert f"MER_DAL_URL=\"{gw.dal.url}\"" not in settings
+    assert f'MER_DAL_URL="{gw.dal.url}"' not in settings
     assert 'MER_DAL_URL="http://127.0.0.1:' in settings
 
 
@@ -202,7 +129,7 @@ def test_a_changed_host_key_is_refused_with_how_to_trust_it(
             gw.run(check_server(gw.gateway.url, gw.tokens.token, remote.name))
         except BadGateway as exc:
             return "CHANGED" in exc.message
-        except Exception:  # noqa: BLE001 - reconnecting: any other error, try again
+        except Exception:
             return False
         return False
 
@@ -323,3 +250,17 @@ def test_100_aborted_requests_leave_no_channel_or_fd_open(
     with httpx.Client(timeout=30) as client:
         assert started.infer(client).status_code == 200
 
+
+def test_a_worker_that_dies_while_starting_is_reported_with_its_log(
+    gw: GatewayStack, sshd: Sshd
+) -> None:
+    remote = Remote(gw, sshd, remote_command="sh -c 'echo boom-from-worker >&2; exit 3'")
+    with pytest.raises(BadGateway, match="exited while starting") as info:
+        gw.run(gw.start(remote.name))
+    assert "boom-from-worker" in info.value.message
+
+
+def test_start_refuses_a_worker_url_off_the_remote_loopback(gw: GatewayStack, sshd: Sshd) -> None:
+    remote = Remote(gw, sshd, worker_url="http://0.0.0.0:8701")
+    with pytest.raises(InvalidRequest, match="loopback"):
+        gw.run(gw.start(remote.name))

@@ -16,7 +16,12 @@ from mer_core.dal_client import DalClient
 from mer_core.errors import NotFound
 from mer_core.schemas.registry import ModelCreate, ModelPublic, ModelUpdate, WeightsCreate
 from mer_core.settings import WorkerSettings
-from mer_core.tensors import HEADER_LENGTH, InferResponse, decode_infer_response, encode_infer_request
+from mer_core.tensors import (
+    HEADER_LENGTH,
+    InferResponse,
+    decode_infer_response,
+    encode_infer_request,
+)
 from mer_meal.dataplane import Answer
 from mer_meal.worker import Worker
 from pydantic import SecretStr

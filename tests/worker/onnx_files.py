@@ -19,7 +19,10 @@ def _model(graph: onnx.GraphProto) -> bytes:
 def affine(w: np.ndarray, b: np.ndarray) -> bytes:
     """y = x @ W + B; x [batch, k] FP32, W [k, n] and B [n] initializers."""
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "B"], ["y"])],
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "B"], ["y"]),
+        ],
         "affine",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", w.shape[0]])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", w.shape[1]])],

@@ -1,4 +1,4 @@
-"""The tensor codec (mer_core.tensors): every OIP datatype through JSON and binary, and its errors."""
+"""The tensor codec (mer_core.tensors): every OIP datatype through JSON and binary; errors."""
 
 from __future__ import annotations
 

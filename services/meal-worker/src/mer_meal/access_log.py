@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from time import monotonic
+from time import monotonic, time
 from typing import Any, Protocol
 
 from mer_core.errors import InvalidRequest, MerError
@@ -31,7 +31,10 @@ POST_CHUNK = 5000
 
 MAX_BACKOFF_S = 30.0
 
-_Row = tuple[datetime, str, str | None, str, bool, int, str | None, int, int, float, float, float]
+MAX_POST_ROWS = 20_000
+"""Rows one flush sends at most; more go to the spool, so a slow DAL cannot grow memory."""
+
+_Row = tuple[float, str, str | None, str, bool, int, str | None, int, int, float, float, float]
 """at, model, weights, caller, ok, status, error kind, rows, batch, queue, compute, total."""
 
 
@@ -61,6 +64,7 @@ class AccessLogger:
         self.max_rows = max_rows
         self.enabled = enabled
         self._pending: list[_Row] = []
+        self._unsent: list[Row] = []
         self._wake = asyncio.Event()
         self._flusher = Background("access-log flusher", self._loop)
         self._lock = asyncio.Lock()
@@ -73,11 +77,10 @@ class AccessLogger:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._unsent)
 
-    def record(
+    def record(  # noqa: PLR0917 - once per request, where keywords cost
         self,
-        *,
         model: str,
         weights: str | None,
         caller: str,
@@ -95,7 +98,7 @@ class AccessLogger:
             return
         self._pending.append(
             (
-                datetime.now(UTC),
+                time(),
                 model,
                 weights,
                 caller,
@@ -117,7 +120,7 @@ class AccessLogger:
         self._next_id += len(raw)
         return [
             {
-                    "at": at,
+                    "at": datetime.fromtimestamp(at, UTC),
                     "model": model,
                     "weights": weights,
                     "server": server,
@@ -155,12 +158,16 @@ class AccessLogger:
         """Send what waits (spool first); what the DAL cannot take goes to the spool."""
         async with self._lock:
             raw, self._pending = self._pending, []
-            rows = self._rows(raw)
+            rows = self._unsent + self._rows(raw)
+            self._unsent = []
+            # When the DAL falls behind, the surplus waits on disk, not in memory.
+            head, surplus = rows[:MAX_POST_ROWS], rows[MAX_POST_ROWS:]
+            keep = rows
             try:
-                if not await self._deliver(rows):
-                    await self.spool.append(rows)
+                keep = surplus if await self._deliver(head) else rows
+                await self.spool.append(keep)
             except OSError:
-                self._pending[:0] = raw  # the spool cannot be written: keep them for next time
+                self._unsent = keep  # the spool cannot be written: keep them for next time
                 raise
 
     async def _deliver(self, rows: list[Row]) -> bool:
@@ -191,6 +198,9 @@ class AccessLogger:
                 )
             except MerError as exc:
                 self._failed(exc)
+                return False
+            except Exception as exc:  # e.g. a garbled answer: keep the rows, try again later
+                self._failed(MerError(f"unexpected answer: {exc!r}"))
                 return False
             self.posted += len(chunk)
         if self._backoff:

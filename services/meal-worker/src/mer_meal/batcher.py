@@ -15,6 +15,7 @@ is run again alone, so a bad request gets its own error and the others their ans
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
@@ -52,6 +53,8 @@ class RunResult:
     batch_size: int
     queue_ns: int
     compute_ns: int
+    run: int = 0
+    """Which ``session.run`` answered (requests merged into one run share it)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -89,6 +92,7 @@ class Batcher:
         self._drainer = Background(f"batcher {name}", self._drain, on_death=self._fail_queued)
         self._runs = TaskSet(f"runs of {name}")
         self._stopped = False
+        self._run_ids = itertools.count()
 
     @property
     def idle(self) -> bool:
@@ -217,10 +221,11 @@ class Batcher:
             return
         finally:
             self._slot_released()
+        seen: set[int] = set()
         for result in results:
-            if isinstance(result, RunResult):
+            if isinstance(result, RunResult) and result.run not in seen:
+                seen.add(result.run)
                 self._observe(result)
-                break
         for item, result in zip(batch, results, strict=True):
             if item.future.done():
                 continue
@@ -250,9 +255,10 @@ class Batcher:
             return [RunFailed(f"model {self.name} could not run this input: {_ort_message(exc)}")]
         compute = perf_counter_ns() - start
         total = sum(it.rows for it in batch)
+        run = next(self._run_ids)
         if len(batch) == 1:
             item = batch[0]
-            return [RunResult(outputs, total, start - item.enqueued_ns, compute)]
+            return [RunResult(outputs, total, start - item.enqueued_ns, compute, run)]
         if any(o.shape[:1] != (total,) for o in outputs):
             return [self._execute([item])[0] for item in batch]
         results: list[RunResult | MerError] = []
@@ -260,7 +266,7 @@ class Batcher:
         for item in batch:
             end = offset + item.rows
             share = [o[offset:end] for o in outputs]
-            results.append(RunResult(share, total, start - item.enqueued_ns, compute))
+            results.append(RunResult(share, total, start - item.enqueued_ns, compute, run))
             offset = end
         return results
 

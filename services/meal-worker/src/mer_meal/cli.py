@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 from mer_core.settings import WorkerSettings
@@ -54,9 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=int(settings.request_timeout_s),
     )
+    # uvicorn re-raises the SIGTERM it stopped on once everything is shut down (access logs
+    # flushed or spooled): by then it is a clean stop, exit 0, not a death by signal.
+    signal.signal(signal.SIGTERM, _stopped)
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from mer_core.schemas.oip import (
 )
 from mer_core.schemas.registry import ModelPublic
 
+from mer_meal.repository import ModelRepository
 from mer_meal.sessions import SessionCache, choose_providers
 from mer_meal.targets import Target, Targets, no_onnx_message
 
@@ -26,7 +27,7 @@ class Control:
         self,
         *,
         server_name: str,
-        repo: Any,
+        repo: ModelRepository,
         targets: Targets,
         sessions: SessionCache,
         remote_enabled: bool,

@@ -109,9 +109,10 @@ class Dataplane:
             answer = Answer(200, payload, _answer_headers(json_length))
         except MerError as exc:
             answer = error_answer(exc)
-        except Exception as exc:
+        except Exception:
             log.exception("infer on model %s failed", model)
-            answer = error_answer(MerError(f"internal error while running model {model}: {exc!r}"))
+            message = f"internal error while running model {model} (the worker's log has it)"
+            answer = error_answer(MerError(message))
         self._note(
             model,
             label,
@@ -145,28 +146,12 @@ class Dataplane:
         compute_ns: int = 0,
     ) -> None:
         ok = answer.status == 200
-        self._stats.request(
-            model,
-            version,
-            ok=ok,
-            rows=rows,
-            queue_ns=queue_ns,
-            compute_ns=compute_ns,
-            total_ns=total_ns,
-        )
+        # positional: this runs once per request
+        self._stats.request(model, version, ok, rows, queue_ns, compute_ns, total_ns)
         self._log.record(
-            model=model,
-            weights=version,
-            caller=caller,
-            ok=ok,
-            status=answer.status,
-            error_kind=answer.error_kind,
-            rows=rows,
-            batch_size=batch,
-            queue_ms=queue_ns / 1e6,
-            compute_ms=compute_ns / 1e6,
-            total_ms=total_ns / 1e6,
-        )
+            model, version, caller, ok, answer.status, answer.error_kind, rows, batch,
+            queue_ns / 1e6, compute_ns / 1e6, total_ns / 1e6,
+        )  # fmt: skip
 
     def _batcher(self, target: Target) -> Batcher:
         key = (target.model, target.key)

@@ -14,6 +14,8 @@ from mer_meal.auth import TokenCheck
 from mer_meal.dataplane import Answer, Dataplane
 
 MAX_BODY_BYTES = 512 * 1024 * 1024
+MAX_CALLER = 200
+"""Characters of ``X-Mer-Caller`` kept for the access log."""
 
 _WANTED = {
     b"content-type": "content-type",
@@ -62,7 +64,7 @@ class InferEndpoint:
                 name = _WANTED.get(key)
                 if name is not None:
                     headers[name] = value.decode("latin-1")
-        caller = headers.pop("x-mer-caller", None) or _client(scope)
+        caller = (headers.pop("x-mer-caller", None) or _client(scope))[:MAX_CALLER]
         if not self._auth.ok(token):
             error = Unauthorized("missing or wrong token: send 'Authorization: Bearer MER_TOKEN'")
             await _send(send, self._dataplane.reject(model, version, caller, error))

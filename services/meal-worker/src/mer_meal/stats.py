@@ -98,11 +98,10 @@ class Stats:
             found = self._models[key] = _ModelStats()
         return found
 
-    def request(
+    def request(  # noqa: PLR0917 - once per request, where keywords cost
         self,
         model: str,
         version: str | None,
-        *,
         ok: bool,
         rows: int,
         queue_ns: int,

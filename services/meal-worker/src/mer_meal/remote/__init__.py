@@ -1,6 +1,9 @@
 """Remote execution over SSH: the gateway's link to each remote server and its worker there.
 
-    ssh_pool   one long-lived SSH connection per server: host keys, keepalives, reconnects
+    connect    open one SSH connection: host keys, key login, timeouts, errors in MER's terms
+    link       one long-lived connection per server: state, keepalives, reconnect with backoff
+    ssh_pool   the links of a gateway, one per server
+    cork       one packet per request, and writes of one loop turn sent together
     channels   direct-tcpip channels to the remote worker's loopback port
     http1      HTTP/1.1 over those channels, kept alive and pooled
     executor   ``SshExecutor``: ``mer_meal.placement.RemoteExecutor`` over the above

@@ -13,7 +13,7 @@ import asyncio
 import asyncssh
 from mer_core.errors import BadGateway, GatewayTimeout, MerError
 
-from mer_meal.remote.ssh_pool import SshLink
+from mer_meal.remote.link import SshLink
 
 HIGH_WATER = 4 * 1024 * 1024
 """Bytes buffered from a channel before asking the peer to pause (SSH window flow control)."""
@@ -148,6 +148,9 @@ async def open_channel(link: SshLink, host: str, port: int, timeout_s: float) ->
             f"server {link.name}: no channel to {host}:{port} through SSH within {timeout_s:g} s"
         ) from None
     except asyncssh.ChannelOpenError as exc:
+        if conn.is_closed():
+            # asyncssh fails pending opens of a connection that died as "connect failed".
+            raise link.closed_error(conn) from exc
         raise _open_error(link, host, port, exc) from exc
     except (asyncssh.Error, OSError) as exc:
         raise link.loss_error(exc) from exc

@@ -21,7 +21,8 @@ from pydantic import SecretStr
 
 from mer_meal.remote.connect import SshSettings
 from mer_meal.remote.http1 import HttpOverSsh
-from mer_meal.remote.ssh_pool import LinkHook, SshLink, SshPool
+from mer_meal.remote.link import LinkHook, SshLink
+from mer_meal.remote.ssh_pool import SshPool
 from mer_meal.remote.target import SshTarget, target_of
 from mer_meal.remote.tunnel import DalTunnel
 
@@ -46,6 +47,8 @@ class SshExecutor:
         self.tunnel = DalTunnel(settings.dal_url)
         self.pool = SshPool(self.ssh, [self.tunnel.maintain, *hooks])
         self._http: dict[str, HttpOverSsh] = {}
+        self._targets: dict[str, tuple[ServerPublic, SshTarget]] = {}
+        self._start_locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         """Nothing connects before a request needs it."""
@@ -82,7 +85,7 @@ class SshExecutor:
         """Send one request to the worker of ``server``; its answer, or a 502/503/504 error."""
         if not server.enabled:
             raise Unavailable(f"server {server.name} is disabled")
-        target = target_of(server)
+        target = self._target(server)
         timeout = timeout_s or self.request_timeout_s
         sent = dict(headers or {})
         if self._token is not None:
@@ -99,7 +102,20 @@ class SshExecutor:
         return answer.status, kept, answer.body
 
     async def link(self, server: ServerPublic) -> SshLink:
-        return await self.pool.link(target_of(server))
+        return await self.pool.link(self._target(server))
+
+    def _target(self, server: ServerPublic) -> SshTarget:
+        """``target_of(server)``, remembered while the registry hands out the same record."""
+        cached = self._targets.get(server.name)
+        if cached is not None and cached[0] is server:
+            return cached[1]
+        target = target_of(server)
+        self._targets[server.name] = (server, target)
+        return target
+
+    def start_lock(self, server: str) -> asyncio.Lock:
+        """Held while ``server start`` runs for ``server``: two calls never launch two workers."""
+        return self._start_locks.setdefault(server, asyncio.Lock())
 
     def client(self, server: str) -> HttpOverSsh | None:
         """The HTTP client of ``server``, once a request made one (for tests and metrics)."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from mer_core.errors import BadGateway, InvalidRequest
 
 from mer_meal.remote.channels import Channel, ChannelClosed, open_channel
-from mer_meal.remote.ssh_pool import SshLink
+from mer_meal.remote.link import SshLink
 
 HEAD_LIMIT = 64 * 1024
 NO_BODY_STATUSES = {204, 304}

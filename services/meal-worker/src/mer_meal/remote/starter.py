@@ -29,8 +29,8 @@ from mer_core.schemas.remote import ServerStartPublic
 from pydantic import SecretStr
 
 from mer_meal.remote.executor import SshExecutor
+from mer_meal.remote.link import SshLink
 from mer_meal.remote.shell import remote_path, run, server_dir, write_private
-from mer_meal.remote.ssh_pool import SshLink
 from mer_meal.remote.target import SshTarget, target_of
 from mer_meal.remote.tunnel import RemoteState, read_state, state_path
 
@@ -48,6 +48,10 @@ class Starter:
         self.timeout_s = timeout_s
 
     async def start(self, server: ServerPublic) -> ServerStartPublic:
+        async with self.executor.start_lock(server.name):
+            return await self._start(server)
+
+    async def _start(self, server: ServerPublic) -> ServerStartPublic:
         target = target_of(server)
         _require_loopback(target)
         link = await self.executor.link(server)

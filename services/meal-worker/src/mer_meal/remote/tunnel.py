@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import asyncssh
 from mer_core.errors import BadGateway, MerError
 
+from mer_meal.remote.link import SshLink
 from mer_meal.remote.shell import read_text, server_dir
-from mer_meal.remote.ssh_pool import SshLink
 from mer_meal.remote.target import SshTarget
 
 log = logging.getLogger(__name__)
