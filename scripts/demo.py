@@ -54,11 +54,14 @@ def demo_env() -> dict[str, str]:
 def mer(env: dict[str, str], *args: str, show: bool = True) -> str:
     """Run one `mer` command, echo it and its output, and fail the demo if it fails."""
     print(f"\n$ mer {shlex.join(args)}", flush=True)
-    done = subprocess.run([MER, *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [MER, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if show and done.stdout.strip():
         print(done.stdout.rstrip())
     if done.returncode != 0:
-        raise DemoFailed(f"`mer {shlex.join(args)}` exited {done.returncode}: {done.stderr.strip()}")
+        command = shlex.join(args)
+        raise DemoFailed(f"`mer {command}` exited {done.returncode}: {done.stderr.strip()}")
     return done.stdout
 
 

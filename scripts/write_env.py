@@ -18,9 +18,8 @@ def main() -> int:
     lines = []
     for line in (root / ".env.example").read_text().splitlines():
         key = line.split("=", 1)[0]
-        if key in GENERATED and line.strip() == f"{key}=":
-            line = f"{key}={secrets.token_urlsafe(32)}"
-        lines.append(line)
+        empty_secret = key in GENERATED and line.strip() == f"{key}="
+        lines.append(f"{key}={secrets.token_urlsafe(32)}" if empty_secret else line)
     target.touch(mode=0o600)
     target.write_text("\n".join(lines) + "\n")
     print("wrote .env with fresh tokens (mode 600)")

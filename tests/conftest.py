@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from tests.support.procs import Tokens
 
 
 @pytest.fixture(autouse=True)
-def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No MER_* setting leaks in from the developer's shell or a .env in the repo."""
     import os
 
@@ -21,7 +20,6 @@ def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir(exist_ok=True)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mer_core.dal_client import DalClient
 from mer_core.errors import InvalidRequest, NotFound
 from mer_core.oip_client import OipClient
+
 from tests.support.demo_models import VERSIONS, holdout, import_demo_models, sklearn_labels
 from tests.support.procs import Tokens, dal_service, worker_service
 

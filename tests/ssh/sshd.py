@@ -114,7 +114,12 @@ class Sshd:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        self._wait_listening()
+        try:
+            self._wait_listening()
+        except RuntimeError:
+            stop(self.proc)
+            self.proc = None
+            raise
 
     def stop(self) -> None:
         """Stop the daemon and the connections it serves."""
@@ -234,9 +239,17 @@ def sshd_server(
         netns=netns,
     )
     public_host_key = asyncssh.read_public_key(str(host_key) + ".pub")
-    sshd.known_hosts_file.write_text(known_hosts_line(host, sshd.port, public_host_key))
-    write_config(sshd, authorized, host, extra_config)
-    sshd.start()
+    for attempt in range(3):
+        sshd.known_hosts_file.write_text(known_hosts_line(host, sshd.port, public_host_key))
+        write_config(sshd, authorized, host, extra_config)
+        try:
+            sshd.start()
+            break
+        except RuntimeError:
+            # The free port may have been taken since it was picked: try another one.
+            if port is not None or attempt == 2:
+                raise
+            sshd.port = free_port()
     try:
         yield sshd
     finally:

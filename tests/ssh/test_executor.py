@@ -378,3 +378,24 @@ async def test_each_request_costs_one_ssh_packet_and_writes_are_batched(
     await asyncio.gather(*(echo(executor, server) for _ in range(32)))  # reuses them
     assert transport.writes - writes == 32  # one data packet each: no SSH_MSG_IGNORE
     assert transport.sends - sends < 16
+
+
+async def test_keepalives_declare_a_silent_peer_dead_after_interval_times_count(
+    executor: SshExecutor, sshd: Sshd, httpd: Httpd
+) -> None:
+    server = ssh_server(sshd, httpd.port)
+    assert await echo(executor, server) == b"hello"
+    link = await executor.link(server)
+    sshd.signal_all(19)  # SIGSTOP
+    try:
+        started = time.monotonic()
+        while link.state.value == "connected":
+            assert time.monotonic() - started < FAST.dead_after_s + 1.0
+            await asyncio.sleep(0.02)
+        elapsed = time.monotonic() - started
+    finally:
+        sshd.signal_all(18)
+    assert elapsed >= FAST.dead_after_s - FAST.keepalive_interval_s
+    assert link.last_error is not None
+    assert "stopped answering" in link.last_error.message
+    assert link.last_error.status == 504

@@ -84,3 +84,14 @@ def test_answer_heads_are_parsed_or_refused() -> None:
     assert _parse_head(b"HTTP/1.1 200 OK\r\n\r\n")[2] is True
     with pytest.raises(ChannelClosed, match="not an HTTP answer"):
         _parse_head(b"SSH-2.0-OpenSSH\r\n\r\n")
+
+
+async def test_the_remote_client_says_when_the_gateway_cannot_be_reached() -> None:
+    from mer_core.errors import Unavailable
+    from mer_core.remote_client import check_server
+
+    from tests.support.procs import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(Unavailable, match=f"cannot reach the worker at {url}"):
+        await check_server(url, "token", "gpu1")

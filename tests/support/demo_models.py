@@ -7,16 +7,16 @@ import sys
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file
-
 from mer_core.dal_client import DalClient
 from mer_core.schemas.registry import ModelUpdate, WeightsCreate
+from safetensors.numpy import load_file
+
 from tests.support.procs import MODELS_DIR
 
 if str(MODELS_DIR) not in sys.path:
     sys.path.insert(0, str(MODELS_DIR))
 
-import train_demo_models as demo  # noqa: E402
+import train_demo_models as demo
 
 VERSIONS = ("v1", "v2")
 

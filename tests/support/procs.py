@@ -137,9 +137,7 @@ def dal_service(tmp: Path, tokens: Tokens, db_url: str | None = None) -> Iterato
 
 
 @contextmanager
-def worker_service(
-    tmp: Path, tokens: Tokens, dal_url: str, **extra_env: str
-) -> Iterator[Service]:
+def worker_service(tmp: Path, tokens: Tokens, dal_url: str, **extra_env: str) -> Iterator[Service]:
     """A real worker on a free port, reading the registry from ``dal_url``."""
     port = free_port()
     env = base_env(
@@ -153,7 +151,5 @@ def worker_service(
         **extra_env,
     )
     url = f"http://127.0.0.1:{port}"
-    with service(
-        "worker", [str(BIN / "mer-meal")], env, f"{url}/v2/health/live", url, tmp
-    ) as svc:
+    with service("worker", [str(BIN / "mer-meal")], env, f"{url}/v2/health/live", url, tmp) as svc:
         yield svc

@@ -63,4 +63,5 @@ def from_numpy(dtype: np.dtype[np.generic]) -> Datatype:
     try:
         return BY_NUMPY[dtype]
     except KeyError:
-        raise InvalidRequest(f"numpy dtype {dtype} has no Open Inference Protocol datatype") from None
+        message = f"numpy dtype {dtype} has no Open Inference Protocol datatype"
+        raise InvalidRequest(message) from None

@@ -69,7 +69,9 @@ class Targets:
         if found is not None:
             return found
         if config.artifact is None:
-            raise Unavailable(no_onnx_message(model))
+            config = await self._repo.refetch(model)  # it may have been imported a moment ago
+            if config.artifact is None:
+                raise Unavailable(no_onnx_message(model))
         if version is not None and version not in config.versions:
             config = await self._repo.refetch(model)  # it may have been added a moment ago
             if version not in config.versions:

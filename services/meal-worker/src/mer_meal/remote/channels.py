@@ -80,7 +80,10 @@ class Channel(asyncssh.SSHTCPSession[bytes]):
             raise self._lost()
         if self.closed or self.chan is None:
             raise ChannelClosed("the channel is closed")
-        self.chan.write(data)
+        try:
+            self.chan.write(data)
+        except (BrokenPipeError, asyncssh.Error) as exc:
+            raise ChannelClosed(f"the channel is closing: {exc}") from exc
         if not self._writable.is_set():
             await self._writable.wait()
 

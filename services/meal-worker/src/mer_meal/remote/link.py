@@ -104,6 +104,16 @@ class SshLink:
             raise RuntimeError(f"SshLink {self.name} started twice")
         self._attempt = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name=f"ssh-link-{self.name}")
+        self._task.add_done_callback(self._died)
+
+    def _died(self, task: asyncio.Task[None]) -> None:
+        """The owner task ended on its own (a bug): fail its waiters instead of leaving them."""
+        if task.cancelled() or self.state is LinkState.CLOSED:
+            return
+        exc = task.exception()
+        log.error("server %s: the SSH link task died: %r", self.name, exc, exc_info=exc)
+        self.state = LinkState.CLOSED
+        self._settle(BadGateway(f"server {self.name}: the SSH link failed: {exc!r}"))
 
     async def aclose(self) -> None:
         """Stop reconnecting, fail waiters, close the connection and await all of it."""
@@ -155,7 +165,8 @@ class SshLink:
     # --- the owner task ------------------------------------------------------------------
 
     async def _run(self) -> None:
-        failures = 0
+        failures = 0  # connect attempts that failed in a row
+        short_lived = 0  # connections in a row that died before ``stable_after_s``
         await self._wanted.wait()
         while True:
             self.state = LinkState.CONNECTING
@@ -172,6 +183,7 @@ class SshLink:
                 failures += 1
                 await self._back_off(BadGateway(f"server {self.name}: SSH failed: {exc}"), failures)
                 continue
+            failures = 0
             self.connects += 1
             self.last_connect_s = time.monotonic() - started
             up_since = time.monotonic()
@@ -187,12 +199,13 @@ class SshLink:
                 self._conn = None
             loss = self.loss_error(client.lost)
             log.warning("%s", loss.message)
-            if time.monotonic() - up_since >= self.settings.stable_after_s:
-                failures = 0
-                self.last_error = loss
-            else:
-                failures += 1
-                await self._back_off(loss, failures)
+            self.last_error = loss
+            lived = time.monotonic() - up_since
+            short_lived = short_lived + 1 if lived < self.settings.stable_after_s else 0
+            # A lost connection is retried at once; one that keeps dying right after it was
+            # made is retried after a growing delay.
+            if short_lived >= 2:
+                await self._back_off(loss, short_lived - 1)
 
     async def _serve(self, conn: asyncssh.SSHClientConnection) -> None:
         """Run the hooks beside ``conn`` until it closes; then cancel and await them."""

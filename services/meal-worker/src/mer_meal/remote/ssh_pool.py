@@ -14,7 +14,7 @@ from typing import Self
 from mer_core.errors import Unavailable
 
 from mer_meal.remote.connect import SshSettings
-from mer_meal.remote.link import LinkHook, SshLink
+from mer_meal.remote.link import LinkHook, LinkState, SshLink
 from mer_meal.remote.target import SshTarget
 
 
@@ -51,7 +51,13 @@ class SshPool:
         if self._closed:
             raise Unavailable(f"server {target.server}: the gateway is shutting down")
         link = self._links.get(target.server)
-        if link is not None and link.target.connection_key() == target.connection_key():
+        if link is not None and link.target is target and link.state is not LinkState.CLOSED:
+            return link  # the request path: the executor hands out the same target object
+        if (
+            link is not None
+            and link.state is not LinkState.CLOSED
+            and link.target.connection_key() == target.connection_key()
+        ):
             if link.target != target:
                 link.target = target  # e.g. a new worker port: same connection
             return link
