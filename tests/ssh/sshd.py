@@ -137,10 +137,14 @@ class Sshd:
         return [p for p in descendants(self.proc.pid) if _comm(p) == "sshd"]
 
     def signal_all(self, sig: int) -> None:
-        """Send ``sig`` to the listener and every per-connection process."""
+        """Send ``sig`` to the listener and everything below it (sessions and their commands).
+
+        A worker started over SSH is not among them: its launching shell exits at once, and it
+        belongs to init from then on.
+        """
         if self.proc is None:
             return
-        for pid in [self.proc.pid, *self.sessions()]:
+        for pid in [self.proc.pid, *descendants(self.proc.pid)]:
             with suppress(ProcessLookupError):
                 os.kill(pid, sig)
 

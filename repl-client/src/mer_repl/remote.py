@@ -1,32 +1,19 @@
 """``server check`` and ``server start``, asked of the gateway worker (it does the SSH work).
 
-The client lives in ``mer_core.remote_client``; where a MER lacks it, both commands say they are
-not available instead of failing. Both send ``MER_TOKEN``, the token workers know; ``server
-start`` is still a configuration change, allowed only with ``--allow-config-changes``.
+The client lives in ``mer_core.remote_client``. Both send ``MER_TOKEN``, the token workers
+know; ``server start`` is still a configuration change, allowed only with
+``--allow-config-changes``.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from mer_core import remote_client as client
 
-from mer_repl.problems import CommandFailed
 from mer_repl.result import Result, Table, Text
 from mer_repl.session import Session
 
 
-def _client(command: str) -> ModuleType:
-    try:
-        return importlib.import_module("mer_core.remote_client")
-    except ModuleNotFoundError:
-        raise CommandFailed(
-            f"{command} is not available yet: this MER has no remote client "
-            "(mer_core.remote_client)"
-        ) from None
-
-
 async def check(session: Session, name: str) -> Result:
-    client = _client("server check")
     url = session.settings.worker_url
     found = await client.check_server(url, session.read_token(), name)
     rows = [
@@ -52,7 +39,6 @@ async def check(session: Session, name: str) -> Result:
 
 
 async def start(session: Session, name: str) -> Result:
-    client = _client("server start")
     url = session.settings.worker_url
     done = await client.start_server(url, session.read_token(), name)
     if done.started:

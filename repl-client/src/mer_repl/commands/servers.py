@@ -74,6 +74,10 @@ async def add_server(session: Session, args: Args) -> Result:
         fields["known_hosts_file"] = _local_path(known, notes)
     if (url := args.maybe("worker_url")) is not None:
         fields["worker_url"] = url
+    if (command := args.maybe("remote_command")) is not None:
+        fields["remote_command"] = command
+    if (directory := args.maybe("remote_dir")) is not None:
+        fields["remote_dir"] = directory
     if args.flag("gpu"):
         fields["has_gpu"] = True
     server = await (await session.admin()).create_server(ServerCreate.model_validate(fields))
@@ -144,6 +148,8 @@ ADD = Command(
         option("--known-hosts", "FILE", "known_hosts file to check the host key", complete="file"),
         option("--worker-url", "URL", "the worker's URL on that host (default loopback :8701)"),
         option("--ssh-config-host", "ALIAS", "an alias of the OpenSSH client config instead"),
+        option("--remote-command", "PATH", "mer-meal on that host (default: mer-meal on PATH)"),
+        option("--remote-dir", "DIR", "the remote worker's working directory"),
         flag("--gpu", "the server has a GPU"),
     ),
     changes_config=True,

@@ -9,7 +9,15 @@ from mer_dal.crud import models as model_crud
 from mer_dal.crud import servers as crud
 from mer_dal.db import Database
 
-NULLABLE = {"ssh_host", "ssh_user", "identity_file", "known_hosts_file", "ssh_config_host"}
+NULLABLE = {
+    "ssh_host",
+    "ssh_user",
+    "identity_file",
+    "known_hosts_file",
+    "ssh_config_host",
+    "remote_command",
+    "remote_dir",
+}
 
 
 async def create_server(db: Database, server: ServerCreate) -> ServerPublic:

@@ -1,8 +1,9 @@
 """The SSH connection of one remote server: one long-lived connection shared by its requests.
 
 An ``SshLink`` owns one task that connects when first asked, keeps the connection, and
-reconnects when it is lost: at once after a connection that lived a while, else after a capped
-exponential backoff. Its state is explicit::
+reconnects at once when it is lost. Failed attempts, and connections that keep dying right after
+they were made, are retried after a capped exponential backoff (with jitter). Its state is
+explicit::
 
     IDLE --first use--> CONNECTING --ok--> CONNECTED --lost--> CONNECTING ...
                              |                                     ^
