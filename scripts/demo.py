@@ -37,8 +37,10 @@ class DemoFailed(Exception):
 def demo_env() -> dict[str, str]:
     """The demo's own state dir, database and ports, so it never touches a stack of `make up`."""
     env = dict(os.environ)
-    env.setdefault("MER_DAL_PORT", "8710")
-    env.setdefault("MER_WORKER_PORT", "8711")
+    env.update(
+        MER_DAL_PORT=os.environ.get("MER_DEMO_DAL_PORT", "8710"),
+        MER_WORKER_PORT=os.environ.get("MER_DEMO_WORKER_PORT", "8711"),
+    )
     env.update(
         MER_STATE_DIR=str(STATE),
         MER_DB_URL=f"surrealkv://{STATE / 'db'}",
@@ -87,6 +89,18 @@ def sklearn_labels(version: str, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any
     tensors = load_file(str(MODELS / demo_models.weights_file(version)))
     model = demo_models.sklearn_mlp_from_tensors(tensors, layout, x, 10)
     return np.asarray(model.predict(x), dtype=np.int64)
+
+
+def start(env: dict[str, str]) -> None:
+    """`mer up`, with a hint when a port is taken (a `make up` stack, another demo)."""
+    try:
+        mer(env, "up")
+    except DemoFailed as exc:
+        if "already in use" not in str(exc).lower():
+            raise
+        ports = f"{env['MER_DAL_PORT']}/{env['MER_WORKER_PORT']}"
+        hint = f"set MER_DEMO_DAL_PORT / MER_DEMO_WORKER_PORT to free ports (the demo uses {ports})"
+        raise DemoFailed(f"{exc}\nhint: {hint}") from None
 
 
 def run_demo(env: dict[str, str]) -> None:
@@ -138,7 +152,7 @@ def main() -> int:
     STATE.mkdir(parents=True)
     env = demo_env()
     try:
-        mer(env, "up")
+        start(env)
         run_demo(env)
     except DemoFailed as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)

@@ -68,3 +68,27 @@ def test_bad_output_format_is_a_usage_error() -> None:
     code, _, err = invoke("exec", "--output", "yaml", "models")
     assert code == 2
     assert "yaml" in err
+
+
+@pytest.mark.parametrize("limit", ["99999999", "0", "-1", "abc"])
+def test_logs_limit_is_checked_here(limit: str) -> None:
+    code, _, err = invoke("exec", "logs", "--limit", limit, MER_TOKEN="t", **DOWN)
+    assert code == 2, err
+    assert f"logs: bad --limit N '{limit}'" in err
+    assert "1..10000" in err
+
+
+def test_export_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "nowhere" / "dir" / "x.st"
+    code, _, err = invoke("exec", f"weights export digits v1 {target}", MER_TOKEN="t", **DOWN)
+    assert code == 2, err
+    assert f"folder {target.parent} does not exist" in err
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_export_onto_a_directory_is_refused(tmp_path: Path) -> None:
+    line = f"weights export digits v1 {tmp_path} --force"
+    code, _, err = invoke("exec", line, MER_TOKEN="t", **DOWN)
+    assert code == 2, err
+    assert f"{tmp_path} is a directory" in err
+    assert ".part" not in err

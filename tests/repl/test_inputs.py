@@ -89,5 +89,80 @@ def test_csv_with_text_names_the_file(tmp_path: Path) -> None:
 
 def test_pickled_npy_is_refused(tmp_path: Path) -> None:
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(UsageError, match=r"cannot read obj\.npy"):
+    with pytest.raises(UsageError, match=r"obj\.npy is not a \.npy file numpy can read without"):
         read_input(str(tmp_path / "obj.npy"))
+
+
+@pytest.mark.parametrize("content", [b"", b"not numpy at all\n", b"\x80\x04K\x01."])
+def test_a_file_that_is_not_npy_says_so(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "x.npy").write_bytes(content)
+    (tmp_path / "x.npz").write_bytes(content)
+    with pytest.raises(
+        UsageError, match=r"x\.npy is not a \.npy file numpy can read without pickle"
+    ):
+        read_input(str(tmp_path / "x.npy"))
+    with pytest.raises(UsageError, match=r"x\.npz is not a \.npz archive numpy can read"):
+        read_input(str(tmp_path / "x.npz"))
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_empty_csv_holds_no_rows(tmp_path: Path, content: str) -> None:
+    """No numpy warning escapes (warnings are errors in the tests); the file is named."""
+    (tmp_path / "empty.csv").write_text(content)
+    with pytest.raises(UsageError, match=r"empty\.csv holds no rows$"):
+        read_input(str(tmp_path / "empty.csv"))
+
+
+def test_text_values_name_input_dtype_and_datatype(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        bind_inputs(read_input('[["a", 2, 3, 4]]'), IRIS, "iris")
+    assert caught.value.message == (
+        "input 'input' is FP32: INPUT holds text (dtype <U21), give numbers"
+    )
+    np.save(tmp_path / "str.npy", np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(UsageError, match=r"input 'input' is FP32: INPUT holds text \(dtype <U1\)"):
+        bind_inputs(read_input(str(tmp_path / "str.npy")), IRIS, "iris")
+
+
+def test_complex_and_object_values_are_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "c.npy", np.array([[1 + 2j, 2, 3, 4]]))
+    with pytest.raises(UsageError, match=r"INPUT holds complex numbers \(dtype complex128\)"):
+        bind_inputs(read_input(str(tmp_path / "c.npy")), IRIS, "iris")
+    with pytest.raises(UsageError, match=r"INPUT holds objects \(dtype object\)"):
+        bind_inputs(read_input("[[1, null, 3, 4]]"), IRIS, "iris")
+
+
+def test_integers_out_of_the_datatype_range_are_refused() -> None:
+    small = [MetadataTensor(name="x", datatype="UINT8", shape=[-1])]
+    with pytest.raises(UsageError, match=r"input 'x' is UINT8: values must lie in 0\.\.255"):
+        bind_inputs(read_input("[1, 256]"), small, "m")
+    with pytest.raises(UsageError, match=r"values must lie in 0\.\.255"):
+        bind_inputs(read_input("[-1.0]"), small, "m")
+    assert bind_inputs(read_input("[0, 255]"), small, "m")["x"].tolist() == [0, 255]
+
+
+def test_too_large_for_fp32_is_refused_not_infinite() -> None:
+    with pytest.raises(UsageError, match=r"input 'input' is FP32: INPUT \(dtype float64\) does"):
+        bind_inputs(read_input("[[1e300, 2, 3, 4]]"), IRIS, "iris")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"a": 1}', "model iris has no input 'a' (inputs: input)"),
+        ('{"a": [[1, 2, 3, 4]]}', "model iris has no input 'a' (inputs: input)"),
+        ('{"input": 1}', "input 'input' expects an array, INPUT gives one value"),
+        ("7", "input 'input' expects an array, INPUT gives one value"),
+        ("[]", "input 'input': INPUT holds no values"),
+    ],
+)
+def test_json_that_names_nothing_the_model_has(raw: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        bind_inputs(read_input(raw), IRIS, "iris")
+    assert caught.value.message == message
+
+
+def test_binary_csv_is_not_text(tmp_path: Path) -> None:
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(UsageError, match=r"cannot read bin\.csv: not UTF-8 text"):
+        read_input(str(tmp_path / "bin.csv"))

@@ -4,8 +4,9 @@ import io
 import json
 
 import numpy as np
+from mer_repl.execute import Outcome
 from mer_repl.outputs import SHOWN_ROWS, outputs_result
-from mer_repl.render import json_document, show_result
+from mer_repl.render import json_document, show_outcome, show_result
 from mer_repl.result import Result, Table, Text
 from rich.console import Console
 
@@ -56,3 +57,29 @@ def test_outputs_of_different_lengths_are_shown_apart() -> None:
 def test_markup_in_values_is_printed_literally() -> None:
     result = outputs_result("m", None, {"s": np.array(["[bold]x[/bold]"], dtype=object)})
     assert "[bold]x[/bold]" in rendered(result)
+
+
+def test_control_characters_from_services_are_shown_escaped() -> None:
+    """A model name or description like ESC[2J would clear the operator's screen."""
+    evil = "\x1b[2J\x1b[31mEVIL\x07\x7f\x9b"
+    result = Result(
+        data={"name": evil},
+        blocks=(
+            Table(["name", "description"], [[evil, "[red]x[/red]\nsecond"]], f"model {evil}"),
+            Text(f"note: {evil}\nnext line [bold]y[/bold]"),
+        ),
+    )
+    shown = rendered(result)
+    assert not any(ch in shown for ch in "\x1b\x07\x7f\x9b")
+    assert r"\x1b[2J\x1b[31mEVIL\x07\x7f\x9b" in shown
+    assert "[red]x[/red]\\x0asecond" in shown  # a cell stays on one line
+    assert "next line [bold]y[/bold]" in shown.splitlines()[-1]  # text keeps its lines
+    assert json.loads(json_document(result.data)) == {"name": evil}
+    assert "\x1b" not in json_document(result.data)
+
+
+def test_error_messages_are_escaped_too() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    outcome = Outcome(error="model '\x1b[2J[red]m' not found", kind="not_found", exit_code=1)
+    show_outcome(outcome, Console(file=out), Console(file=err, width=120), "table")
+    assert err.getvalue() == "error: model '\\x1b[2J[red]m' not found\n"

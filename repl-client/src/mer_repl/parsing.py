@@ -163,6 +163,21 @@ def count(word: str) -> int:
     return value
 
 
+def count_up_to(most: int) -> Callable[[str], int]:
+    """A converter for a whole number in 1..``most`` (a bound the service would refuse past)."""
+
+    def convert(word: str) -> int:
+        try:
+            value = int(word)
+        except ValueError:
+            raise ValueError(f"not a whole number (1..{most})") from None
+        if not 1 <= value <= most:
+            raise ValueError(f"must be in 1..{most}")
+        return value
+
+    return convert
+
+
 def key_value(word: str) -> tuple[str, str]:
     key, eq, value = word.partition("=")
     if not eq or not key:

@@ -1,8 +1,15 @@
-"""How results and errors reach a person (rich tables) or a program (one JSON document)."""
+"""How results and errors reach a person (rich tables) or a program (one JSON document).
+
+Everything shown passes through ``_safe``: names, descriptions and log rows come from services
+that anyone with a token can write to, so rich markup is never read from them and control
+characters (an ESC that clears the screen) are shown as ``\\x1b`` rather than sent to the
+terminal. JSON output needs none of this: ``json.dumps`` escapes control characters itself.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from rich import box
@@ -15,6 +22,16 @@ from mer_repl.result import Result, Table, Text
 
 OutputMode = Literal["table", "json"]
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str, *, lines: bool = False) -> str:
+    """``text`` for the terminal: markup escaped, control characters as ``\\xNN``; ``lines``
+    keeps newlines (a block of text), else a cell stays on its one line."""
+    pattern = _CONTROL_BUT_NEWLINE if lines else _CONTROL
+    return escape(pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
 
 def show_result(result: Result, console: Console) -> None:
     """Tables and lines of text; values are printed literally, never read as rich markup."""
@@ -22,15 +39,16 @@ def show_result(result: Result, console: Console) -> None:
         if isinstance(block, Table):
             console.print(_rich_table(block))
         elif isinstance(block, Text):
-            console.print(escape(block.text), style=block.style, soft_wrap=True)
+            console.print(_safe(block.text, lines=True), style=block.style, soft_wrap=True)
 
 
 def _rich_table(table: Table) -> RichTable:
-    rich = RichTable(title=table.title, box=box.SIMPLE_HEAVY, title_justify="left")
+    title = _safe(table.title) if table.title is not None else None
+    rich = RichTable(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
     for column in table.columns:
-        rich.add_column(escape(column), overflow="fold")
+        rich.add_column(_safe(column), overflow="fold")
     for row in table.rows:
-        rich.add_row(*(escape(_text(value)) for value in row))
+        rich.add_row(*(_safe(_text(value)) for value in row))
     if not table.rows:
         rich.caption = "(none)"
     return rich
@@ -55,7 +73,7 @@ def show_outcome(outcome: Outcome, out: Console, err: Console, mode: OutputMode)
         else:
             show_result(outcome.result, out)
         return
-    err.print(f"error: {escape(outcome.error or 'failed')}", style="red", soft_wrap=True)
+    err.print(f"error: {_safe(outcome.error or 'failed', lines=True)}", style="red", soft_wrap=True)
     if mode == "json":
         doc = {"error": outcome.error, "kind": outcome.kind, "exit_code": outcome.exit_code}
         out.file.write(json_document(doc) + "\n")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from mer_repl.parsing import Args, count, option
+from mer_repl.parsing import Args, count_up_to, option
 from mer_repl.registry import Command
 from mer_repl.result import Result, Table
 from mer_repl.session import Session
+
+MOST_ROWS = 10_000
+"""The DAL's bound on ``limit`` (docs/CONTRACTS.md), checked here for a usage error."""
 
 
 async def show_logs(session: Session, args: Args) -> Result:
@@ -38,7 +41,7 @@ COMMANDS = (
         (
             option("--model", "M", "only this model", complete="model"),
             option("--server", "S", "only this server", complete="server"),
-            option("--limit", "N", "how many rows (default 20)", convert=count),
+            option("--limit", "N", "how many rows (default 20)", convert=count_up_to(MOST_ROWS)),
         ),
     ),
 )

@@ -8,7 +8,7 @@ from mer_core.errors import Conflict
 from mer_core.schemas.registry import ModelUpdate, WeightsCreate
 
 from mer_repl.parsing import Args, existing_file, flag, option, positional, registry_name
-from mer_repl.problems import CommandFailed, force_hint
+from mer_repl.problems import CommandFailed, UsageError, force_hint
 from mer_repl.progress import transfer
 from mer_repl.registry import Command
 from mer_repl.result import Result, Table, Text, message
@@ -89,7 +89,13 @@ async def default_weights(session: Session, args: Args) -> Result:
 
 
 def _destination(word: str, *, overwrite: bool) -> Path:
+    """Where to write: a file in a folder that exists (none is created for a mistyped path)."""
     dest = Path(word).expanduser()
+    if dest.is_dir():
+        raise UsageError(f"{dest} is a directory; give a file name")
+    if not dest.parent.is_dir():
+        what = "is not a folder" if dest.parent.exists() else "does not exist"
+        raise UsageError(f"folder {dest.parent} {what}")
     if dest.exists() and not overwrite:
         raise CommandFailed(f"{dest} exists; add --force to overwrite it")
     return dest
