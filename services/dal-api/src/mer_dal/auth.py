@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 
-from mer_core.errors import Forbidden, MerError, Unauthorized
+from mer_core.errors import Forbidden, InvalidRequest, MerError, Unauthorized
 from pydantic import SecretStr
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -50,8 +50,18 @@ def needed_role(method: str, path: str) -> str | None:
     return "admin"
 
 
+def check_no_nul(scope: Scope) -> None:
+    """Refuse a NUL (``%00``) in the path or query: SurrealDB cannot take one in a key or value."""
+    if "\x00" in scope["path"]:
+        raise InvalidRequest("the URL path must not contain a NUL character (%00)")
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        raise InvalidRequest("the query string must not contain a NUL character (%00)")
+
+
 class AuthMiddleware:
-    """Refuses (401/403) before routing; the answer has MER's error shape."""
+    """Refuses (401/403) before routing, and a NUL in the URL (400) after the token check; the
+    answer has MER's error shape."""
 
     def __init__(self, app: ASGIApp, tokens: Tokens) -> None:
         self.app = app
@@ -65,6 +75,7 @@ class AuthMiddleware:
         if needed is not None:
             try:
                 self._check(scope, needed)
+                check_no_nul(scope)
             except MerError as exc:
                 headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
                 response = JSONResponse(exc.to_body(), status_code=exc.status, headers=headers)

@@ -3,7 +3,9 @@ query with every statement's result checked, close.
 
 surrealdb exceptions stop here: a database that cannot be reached or answers with a broken
 connection is ``Unavailable``; a statement refused because its record or index key exists is
-``Conflict``; a statement on ``ONLY`` a record that does not exist is ``NotFound``; any other
+``Conflict``; a statement on ``ONLY`` a record that does not exist is ``NotFound``; a string with
+a NUL byte in the query's variables, which SurrealDB stores but cannot read back, is refused as
+``InvalidRequest`` before it is sent (the schemas refuse NUL first; this is the backstop); any other
 refused statement is a bug (``MerError``, 500). Transactions that lose an optimistic-concurrency
 race are retried, since SurrealDB rolled them back whole.
 """
@@ -15,8 +17,9 @@ import contextlib
 import logging
 from typing import Any
 
+import orjson
 from mer_core.dblock import hold_embedded_db
-from mer_core.errors import Conflict, MerError, NotFound, Unavailable
+from mer_core.errors import Conflict, InvalidRequest, MerError, NotFound, Unavailable
 from mer_core.settings import DalSettings
 from surrealdb import AsyncSurreal
 
@@ -39,6 +42,8 @@ NOT_EXECUTED = "The query was not executed due to a failed transaction"
 _RETRYABLE = "can be retried"
 _CONFLICT_MARKS = ("already exists", "already contains")
 _MISSING_MARK = "Expected a single result output when using the ONLY keyword"
+_NUL_MARK = "null byte"
+"""SurrealDB cannot store a NUL in a string or key; the schemas refuse one, this is the backstop."""
 # The embedded engine finishes background work on its own threads after the handle is dropped;
 # leaving the interpreter before that aborts the process.
 _SETTLE_S = 0.05
@@ -114,15 +119,28 @@ class Database:
 
     async def query(self, sql: str, variables: dict[str, Any] | None = None) -> list[Any]:
         """Every statement's result; raises if any statement failed (see the module doc)."""
+        variables = variables or {}
+        if variables and _holds_nul(variables):
+            # SurrealDB stores such a string, then cannot serialize it back: refuse it first.
+            raise InvalidRequest(
+                "a string in the request holds a NUL character (\\u0000), which the database "
+                "cannot store"
+            )
         for attempt in range(RETRIES):
-            entries = await self._send(sql, variables or {})
+            try:
+                entries = await self._send(sql, variables)
+            except MerError as exc:
+                refused = _nul_refused(variables, exc)
+                if refused is exc:
+                    raise
+                raise refused from exc
             errors = [str(e.get("result")) for e in entries if e.get("status") != "OK"]
             if not errors:
                 return [e.get("result") for e in entries]
             if any(_RETRYABLE in error for error in errors) and attempt + 1 < RETRIES:
                 await asyncio.sleep(0.005 * 2**attempt)
                 continue
-            raise _refused(errors)
+            raise _nul_refused(variables, _refused(errors))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def transaction(self, sql: str, variables: dict[str, Any] | None = None) -> list[Any]:
@@ -157,6 +175,33 @@ def _refused(errors: list[str]) -> MerError:
     if _RETRYABLE in first:
         return Unavailable(f"the database stayed too busy to commit: {first}")
     return MerError(f"the database refused a query: {first}")
+
+
+def _holds_nul(variables: dict[str, Any]) -> bool:
+    """Whether a query variable holds a string with a NUL: one orjson pass in C (a NUL is
+    written ``\\u0000``), walked exactly only when that text occurs."""
+    encoded = orjson.dumps(variables, default=str, option=orjson.OPT_NON_STR_KEYS)
+    return b"\\u0000" in encoded and _walk_nul(variables)
+
+
+def _walk_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_walk_nul(k) or _walk_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_walk_nul(v) for v in value)
+    return False
+
+
+def _nul_refused(variables: dict[str, Any], exc: MerError) -> MerError:
+    """``InvalidRequest`` when SurrealDB refused a NUL byte that came with the query's input."""
+    if _NUL_MARK in exc.message and _holds_nul(variables):
+        return InvalidRequest(
+            "a string in the request holds a NUL character (\\u0000), which the database "
+            f"cannot store: {exc.message}"
+        )
+    return exc
 
 
 def _translate(exc: Exception, url: str) -> MerError:

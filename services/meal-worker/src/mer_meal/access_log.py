@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from time import monotonic, time
 from typing import Any, Protocol
 
-from mer_core.errors import InvalidRequest, MerError
+from mer_core.errors import MerError
 
+from mer_meal.log_sink import RowsRefused
 from mer_meal.spool import Spool
 from mer_meal.tasks import Background
 
@@ -71,6 +72,7 @@ class AccessLogger:
         self._retry_at = 0.0
         self._backoff = 0.0
         self.posted = 0
+        self.dropped = 0
         # Request ids: random per process, then counted; unique without a uuid4 per row.
         self._id_prefix = uuid.uuid4().hex[:20]
         self._next_id = 0
@@ -187,27 +189,49 @@ class AccessLogger:
         return True
 
     async def _post(self, rows: list[Row]) -> bool:
-        """Whether the DAL took every row (a row it refuses as invalid is dropped, loudly)."""
+        """Whether the DAL took every row it did not refuse; a row it refuses (a 4xx for what it
+        holds) is dropped, loudly, and never blocks the others. Only a DAL that cannot take
+        rows (unreachable, 5xx, wrong token) keeps them for the spool."""
         for start in range(0, len(rows), POST_CHUNK):
             chunk = rows[start : start + POST_CHUNK]
+            refused: list[str] = []
             try:
-                await self._sink.post_rows(chunk)
-            except InvalidRequest as exc:
-                log.error(  # noqa: TRY400 - the DAL's message is the whole story
-                    "the DAL refused %d access-log rows: %s", len(chunk), exc.message
-                )
+                await self._post_sorting(chunk, refused)
             except MerError as exc:
                 self._failed(exc)
                 return False
             except Exception as exc:  # e.g. a garbled answer: keep the rows, try again later
                 self._failed(MerError(f"unexpected answer: {exc!r}"))
                 return False
-            self.posted += len(chunk)
+            finally:
+                if refused:
+                    self.dropped += len(refused)
+                    log.error(
+                        "the DAL refused %d of %d access-log rows; dropped them: %s",
+                        len(refused),
+                        len(chunk),
+                        refused[0],
+                    )
         if self._backoff:
             log.info("the DAL takes access logs again")
         self._backoff = 0.0
         self._retry_at = 0.0
         return True
+
+    async def _post_sorting(self, rows: list[Row], refused: list[str]) -> None:
+        """Post ``rows``; when the DAL refuses them, post each half (a bisection), so that only
+        the rows it refuses on their own end in ``refused`` (its messages)."""
+        try:
+            await self._sink.post_rows(rows)
+        except RowsRefused as exc:
+            if len(rows) == 1:
+                refused.append(exc.message)
+                return
+            middle = len(rows) // 2
+            await self._post_sorting(rows[:middle], refused)
+            await self._post_sorting(rows[middle:], refused)
+            return
+        self.posted += len(rows)
 
     def _failed(self, exc: MerError) -> None:
         if not self._backoff:

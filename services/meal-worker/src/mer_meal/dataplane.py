@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from time import perf_counter_ns
+from typing import overload
 
 import orjson
 from mer_core.errors import GatewayTimeout, InvalidRequest, MerError, Unavailable
-from mer_core.schemas.registry import ModelPublic
+from mer_core.schemas.registry import ModelPublic, is_name, safe_label
 from mer_core.tensors import HEADER_LENGTH, InferOutput, decode_infer_request, encode_infer_response
 
 from mer_meal.access_log import AccessLogger
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 JSON = "application/json"
 OCTETS = "application/octet-stream"
 _HEADER_LENGTH = HEADER_LENGTH.lower()
+UNKNOWN = "_unknown"
+"""The stats and metrics label of every model or version that did not resolve: names callers
+make up must not grow the series. (Not a valid name, so no real model can collide with it.)"""
 
 
 @dataclass(slots=True)
@@ -83,17 +87,19 @@ class Dataplane:
         """Answer one infer request; ``headers`` has lower-case names."""
         start = perf_counter_ns()
         label = version
+        known = resolved = False
         rows = batch = queue_ns = compute_ns = 0
         try:
-            config = self._repo.cached(model) or await self._repo.model(model)
+            config = self._repo.cached(model) or await self._repo.model(_checked("model", model))
+            known = True
             if config.server != self.server_name:
                 return await self._remote_infer(
                     config, version, body, headers, caller=caller, start=start
                 )
             target = self._targets.cached(model, version) or await self._targets.resolve(
-                config, version
+                config, _checked("weights version", version)
             )
-            label = target.version
+            label, resolved = target.version, True
             request = decode_infer_request(body, _json_length(headers))
             session = await self._targets.session(target)
             feed = check_request(model, session, request)
@@ -114,8 +120,9 @@ class Dataplane:
             message = f"internal error while running model {model} (the worker's log has it)"
             answer = error_answer(MerError(message))
         self._note(
-            model,
-            label,
+            model if known else None,
+            label if resolved else None,
+            (model, version),
             caller,
             answer,
             total_ns=perf_counter_ns() - start,
@@ -129,13 +136,14 @@ class Dataplane:
     def reject(self, model: str, version: str | None, caller: str, error: MerError) -> Answer:
         """Answer an infer request refused before it reached the data plane (e.g. no token)."""
         answer = error_answer(error)
-        self._note(model, version, caller, answer)
+        self._note(None, None, (model, version), caller, answer)
         return answer
 
     def _note(
         self,
-        model: str,
+        model: str | None,
         version: str | None,
+        asked: tuple[str, str | None],
         caller: str,
         answer: Answer,
         *,
@@ -145,9 +153,20 @@ class Dataplane:
         queue_ns: int = 0,
         compute_ns: int = 0,
     ) -> None:
+        """Count and log one request; ``model``/``version`` are set once they resolved (and so
+        are valid, registered names), ``asked`` is what the caller sent."""
         ok = answer.status == 200
+        if model is None:
+            stats_model, model = UNKNOWN, safe_label(asked[0])
+        else:
+            stats_model = model
+        if version is None and asked[1] is not None:
+            stats_version: str | None = UNKNOWN
+            version = safe_label(asked[1])
+        else:
+            stats_version = version
         # positional: this runs once per request
-        self._stats.request(model, version, ok, rows, queue_ns, compute_ns, total_ns)
+        self._stats.request(stats_model, stats_version, ok, rows, queue_ns, compute_ns, total_ns)
         self._log.record(
             model, version, caller, ok, answer.status, answer.error_kind, rows, batch,
             queue_ns / 1e6, compute_ns / 1e6, total_ns / 1e6,
@@ -206,7 +225,7 @@ class Dataplane:
         kept.setdefault("content-type", JSON)
         self._stats.request(
             config.name,
-            version,
+            version if status == 200 or version is None else UNKNOWN,
             ok=status == 200,
             rows=0,
             queue_ns=0,
@@ -228,6 +247,22 @@ def _answer_headers(json_length: int | None) -> Mapping[str, str]:
     if json_length is None:
         return _JSON_HEADERS
     return {"content-type": OCTETS, _HEADER_LENGTH: str(json_length)}
+
+
+@overload
+def _checked(what: str, name: str) -> str: ...
+@overload
+def _checked(what: str, name: None) -> None: ...
+@overload
+def _checked(what: str, name: str | None) -> str | None: ...
+def _checked(what: str, name: str | None) -> str | None:
+    """``name`` if it may name a registered model or version, else a 400 before any lookup."""
+    if name is None or is_name(name):
+        return name
+    raise InvalidRequest(
+        f"invalid {what} name {safe_label(name)!r}: use letters, digits and '_.-', "
+        "starting with a letter or digit, at most 63 characters"
+    )
 
 
 def _json_length(headers: Mapping[str, str]) -> int | None:

@@ -5,7 +5,7 @@ object per request and serializing it costs a worker more than a small model's w
 (issue #6 asks logging to cost under 5% of throughput), so the worker's access logger sends its
 rows, already valid by construction, through this sink instead: same route, same body
 (``AccessLogBatch``), same error mapping (``Unavailable`` when the DAL cannot be reached, the
-DAL's own error otherwise).
+DAL's own error otherwise; ``RowsRefused`` when it refuses the rows themselves).
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ from typing import Any
 
 import httpx
 import orjson
-from mer_core.errors import Unavailable, error_for_status
+from mer_core.errors import InvalidRequest, Unavailable, error_for_status
 from pydantic import SecretStr
 
 Row = Mapping[str, Any]
+
+
+class RowsRefused(InvalidRequest):
+    """The DAL refused the batch for what it holds (a 4xx other than 401/403): sending it again
+    cannot help, but its other rows may be fine."""
 
 
 class DalLogSink:
@@ -43,7 +48,10 @@ class DalLogSink:
                 message = str(response.json()["error"])
             except (ValueError, KeyError, TypeError):
                 message = response.text.strip() or response.reason_phrase
-            raise error_for_status(response.status_code, message)
+            status = response.status_code
+            if 400 <= status < 500 and status not in {401, 403}:
+                raise RowsRefused(f"HTTP {status}: {message}")
+            raise error_for_status(status, message)
         inserted: int = response.json().get("inserted", len(rows))
         return inserted
 

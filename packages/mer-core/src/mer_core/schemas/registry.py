@@ -6,14 +6,46 @@ optional), ``XPublic`` (one answered record) and ``XsPublic`` (``data`` and ``co
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """Names of servers, models and weight versions: letters, digits, ``_.-``, at most 63."""
+
+_NAME_RE = re.compile(NAME_PATTERN)
+LABEL_MAX = 100
+"""Characters of a caller-supplied name kept by ``safe_label``."""
+NUL_MESSAGE = "must not contain a NUL character (\\u0000)"
+
+
+def is_name(value: str) -> bool:
+    """Whether ``value`` is a valid server, model or weight-version name (``NAME_PATTERN``)."""
+    return _NAME_RE.match(value) is not None
+
+
+def safe_label(value: str) -> str:
+    """``value`` if it is a valid name, else a printable rendering for logs and access-log rows:
+    control and non-ASCII characters escaped (``unicode_escape``), cut to ``LABEL_MAX``."""
+    if _NAME_RE.match(value) is not None:
+        return value
+    escaped = value[: LABEL_MAX + 1].encode("unicode_escape").decode("ascii")
+    return escaped if len(escaped) <= LABEL_MAX else escaped[: LABEL_MAX - 3] + "..."
+
+
+def _no_nul(value: str) -> str:
+    # SurrealDB cannot store a NUL in a string: it would fail (or worse, half-store) later.
+    if "\x00" in value:
+        raise ValueError(NUL_MESSAGE)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Free text in a request: any string without a NUL character. (Names, digests and literals
+exclude NUL by their own patterns.)"""
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Datatype = Literal[
@@ -44,7 +76,7 @@ class Strict(BaseModel):
 class TensorSpec(Strict):
     """A named tensor: an input or output of a graph, or an initializer. ``-1`` is a free dim."""
 
-    name: str
+    name: Text
     datatype: Datatype
     shape: list[int]
 
@@ -55,41 +87,41 @@ class TensorSpec(Strict):
 class ServerCreate(Strict):
     name: Name
     kind: ServerKind = "local"
-    worker_url: str = Field(
+    worker_url: Text = Field(
         default="http://127.0.0.1:8701", description="The worker's URL as seen from its own host."
     )
-    ssh_host: str | None = None
+    ssh_host: Text | None = None
     ssh_port: int = Field(default=22, ge=1, le=65535)
-    ssh_user: str | None = None
-    identity_file: str | None = None
-    known_hosts_file: str | None = None
-    ssh_config_host: str | None = Field(
+    ssh_user: Text | None = None
+    identity_file: Text | None = None
+    known_hosts_file: Text | None = None
+    ssh_config_host: Text | None = Field(
         default=None, description="An OpenSSH client config alias, instead of host/port/user."
     )
-    labels: list[str] = Field(default_factory=list)
+    labels: list[Text] = Field(default_factory=list)
     has_gpu: bool = False
     enabled: bool = True
-    remote_command: str | None = Field(
+    remote_command: Text | None = Field(
         default=None, description="How `server start` runs MER's worker there (`mer-meal`)."
     )
-    remote_dir: str | None = Field(
+    remote_dir: Text | None = Field(
         default=None, description="The remote worker's directory (`.mer` under the SSH home)."
     )
 
 
 class ServerUpdate(Strict):
-    worker_url: str | None = None
-    ssh_host: str | None = None
+    worker_url: Text | None = None
+    ssh_host: Text | None = None
     ssh_port: int | None = Field(default=None, ge=1, le=65535)
-    ssh_user: str | None = None
-    identity_file: str | None = None
-    known_hosts_file: str | None = None
-    ssh_config_host: str | None = None
-    labels: list[str] | None = None
+    ssh_user: Text | None = None
+    identity_file: Text | None = None
+    known_hosts_file: Text | None = None
+    ssh_config_host: Text | None = None
+    labels: list[Text] | None = None
     has_gpu: bool | None = None
     enabled: bool | None = None
-    remote_command: str | None = None
-    remote_dir: str | None = None
+    remote_command: Text | None = None
+    remote_dir: Text | None = None
 
 
 class ServerPublic(ServerCreate):
@@ -109,7 +141,7 @@ class ServersPublic(BaseModel):
 class ModelConfig(Strict):
     """What an operator sets on a model; the signature comes from its ONNX file."""
 
-    description: str = ""
+    description: Text = ""
     server: Name = Field(default="local", description="Placement: the server that runs it.")
     max_batch_size: int = Field(default=32, ge=1, le=65536)
     max_queue_delay_us: int = Field(default=500, ge=0, le=10_000_000)
@@ -127,7 +159,7 @@ class ModelCreate(ModelConfig):
 
 
 class ModelUpdate(Strict):
-    description: str | None = None
+    description: Text | None = None
     server: Name | None = None
     default_weights: Name | None = None
     max_batch_size: int | None = Field(default=None, ge=1, le=65536)
@@ -170,7 +202,7 @@ class WeightsCreate(Strict):
 
     version: Name
     blob: Sha256
-    note: str = ""
+    note: Text = ""
 
 
 class WeightsPublic(BaseModel):
@@ -180,7 +212,7 @@ class WeightsPublic(BaseModel):
     blob: Sha256
     size: int
     tensors: list[TensorSpec]
-    note: str = ""
+    note: Text = ""
     is_default: bool = False
     created_at: datetime
 
@@ -205,14 +237,14 @@ class BlobPublic(BaseModel):
 
 class AccessLogCreate(Strict):
     at: datetime
-    model: str
-    weights: str | None = None
-    server: str
-    caller: str = ""
-    request_id: str
+    model: Text
+    weights: Text | None = None
+    server: Text
+    caller: Text = ""
+    request_id: Text
     outcome: Outcome
     status: int
-    error_kind: str | None = None
+    error_kind: Text | None = None
     rows: int = 0
     batch_size: int = 0
     queue_ms: float = 0.0
