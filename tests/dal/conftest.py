@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from mer_core.dal_client import DalClient
 from mer_dal.db import Database
 from surrealdb import AsyncSurreal
 
-from tests.support.procs import SQL_DIR, Service, Tokens, dal_service
+from tests.support.procs import SQL_DIR, Dal, Tokens, dal_service
 
 
 async def migrated_memory_db() -> Database:
@@ -35,22 +34,6 @@ async def db() -> AsyncIterator[Database]:
         yield database
     finally:
         await database.aclose()
-
-
-@dataclass
-class Dal:
-    service: Service
-    tokens: Tokens
-
-    @property
-    def url(self) -> str:
-        return self.service.url
-
-    def admin(self) -> DalClient:
-        return DalClient(self.url, self.tokens.admin)
-
-    def reader(self) -> DalClient:
-        return DalClient(self.url, self.tokens.token)
 
 
 @pytest.fixture(scope="module")

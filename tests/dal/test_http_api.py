@@ -21,7 +21,6 @@ from mer_core.schemas.registry import (
     WeightsCreate,
 )
 
-from tests.dal.conftest import Dal
 from tests.dal.files import (
     DIGITS,
     DIGITS_V1,
@@ -32,6 +31,7 @@ from tests.dal.files import (
     tiny_onnx,
     weights,
 )
+from tests.support.procs import Dal
 
 MIB = 1024 * 1024
 

@@ -12,7 +12,7 @@ import pytest
 from mer_core.errors import InvalidRequest
 from mer_dal.db import Database
 
-from tests.dal.conftest import Dal
+from tests.support.procs import Dal
 
 NUL = "a\u0000b"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from mer_core.dal_client import DalClient
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -153,3 +154,21 @@ def worker_service(tmp: Path, tokens: Tokens, dal_url: str, **extra_env: str) ->
     url = f"http://127.0.0.1:{port}"
     with service("worker", [str(BIN / "mer-meal")], env, f"{url}/v2/health/live", url, tmp) as svc:
         yield svc
+
+
+@dataclass
+class Dal:
+    """A running DAL and the tokens that open it, with a client factory for each role."""
+
+    service: Service
+    tokens: Tokens
+
+    @property
+    def url(self) -> str:
+        return self.service.url
+
+    def admin(self) -> DalClient:
+        return DalClient(self.url, self.tokens.admin)
+
+    def reader(self) -> DalClient:
+        return DalClient(self.url, self.tokens.token)

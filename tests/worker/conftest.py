@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +25,7 @@ from mer_meal.dataplane import Answer
 from mer_meal.worker import Worker
 from pydantic import SecretStr
 
-from tests.support.procs import MODELS_DIR, Service, Tokens, dal_service
-
-
-@dataclass
-class Dal:
-    service: Service
-    tokens: Tokens
-
-    @property
-    def url(self) -> str:
-        return self.service.url
-
-    def admin(self) -> DalClient:
-        return DalClient(self.url, self.tokens.admin)
-
-    def reader(self) -> DalClient:
-        return DalClient(self.url, self.tokens.token)
+from tests.support.procs import MODELS_DIR, Dal, Tokens, dal_service
 
 
 async def import_demo(dal: DalClient) -> None:

@@ -15,8 +15,8 @@ from mer_meal.spool import Spool
 from mer_meal.worker import Worker
 from pydantic import SecretStr
 
-from tests.support.procs import MODELS_DIR, free_port
-from tests.worker.conftest import Dal, add_model, holdout, infer, running, worker_settings
+from tests.support.procs import MODELS_DIR, Dal, free_port
+from tests.worker.conftest import add_model, holdout, infer, running, worker_settings
 
 
 async def logs_of(dal: Dal, model: str) -> list:  # type: ignore[type-arg]

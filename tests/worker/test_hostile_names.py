@@ -22,8 +22,8 @@ from mer_meal.worker import Worker
 from prometheus_client import generate_latest
 from pydantic import SecretStr
 
-from tests.support.procs import free_port, worker_service
-from tests.worker.conftest import Dal, infer, running, worker_settings
+from tests.support.procs import Dal, free_port, worker_service
+from tests.worker.conftest import infer, running, worker_settings
 
 HOSTILE = ["a\x00b", "\x1b[2J", "x" * 5000, "..", "my model", "é-model", "-dash"]
 ONES = {"input": np.ones((1, 4), np.float32)}

@@ -12,8 +12,8 @@ import pytest
 from mer_core.errors import InvalidRequest, NotFound, Unauthorized
 from mer_core.oip_client import OipClient
 
-from tests.support.procs import MODELS_DIR, Service, worker_service
-from tests.worker.conftest import Dal, add_model, holdout
+from tests.support.procs import MODELS_DIR, Dal, Service, worker_service
+from tests.worker.conftest import add_model, holdout
 from tests.worker.test_dataplane import reference
 
 
@@ -159,6 +159,46 @@ async def test_access_log_rows_equal_answered_requests(worker: Service, dal: Dal
             await asyncio.sleep(0.1)
     assert sorted(r.status for r in rows) == sorted(statuses)
     assert {r.caller for r in rows if r.status != 401} == {"http-test"}
+
+
+async def test_a_valid_request_id_header_names_the_row_only_with_the_token(
+    worker: Service, dal: Dal
+) -> None:
+    """``X-Mer-Request-Id`` (what a gateway forwards) is the row's id: only when valid, and only
+    from a caller with the token; the DAL keeps one row per id."""
+    body = b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [%s]}]}'
+    body %= b", ".join([b"0"] * 64)
+    auth = {"Authorization": f"Bearer {dal.tokens.token}", "X-Mer-Caller": "rid-test"}
+    sent = [
+        ({**auth, "X-Mer-Request-Id": "gw-3f2a:0001.x_y"}, 200),
+        ({**auth, "X-Mer-Request-Id": "gw-3f2a:0001.x_y"}, 200),  # the same id: no second row
+        ({**auth, "X-Mer-Request-Id": "bad id!"}, 200),
+        ({**auth, "X-Mer-Request-Id": "a" * 65}, 200),
+        ({"X-Mer-Caller": "rid-test", "X-Mer-Request-Id": "stranger-1"}, 401),
+    ]
+    async with httpx.AsyncClient(base_url=worker.url) as http:
+        for headers, status in sent:
+            answer = await http.post("/v2/models/digits/infer", content=body, headers=headers)
+            assert answer.status_code == status, answer.text
+    deadline = time.monotonic() + 10
+    async with dal.reader() as reader:
+        while True:
+            rows = (await reader.list_access_logs(model="digits", limit=10000)).data
+            rows = [r for r in rows if r.caller == "rid-test"]
+            if len(rows) >= 4 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)  # a second row for the repeated id would have arrived by now
+    async with dal.reader() as reader:
+        rows = (await reader.list_access_logs(model="digits", limit=10000)).data
+    rows = [r for r in rows if r.caller == "rid-test"]
+    assert sorted(r.status for r in rows) == [200, 200, 200, 401]
+    ids = {r.request_id for r in rows}
+    assert len(ids) == 4
+    assert "gw-3f2a:0001.x_y" in ids
+    assert not ids & {"bad id!", "a" * 65, "stranger-1"}
+    [refused] = [r for r in rows if r.status == 401]
+    assert refused.request_id != "stranger-1"
 
 
 def test_tritonclient_health_metadata_and_infer(worker: Service, dal: Dal) -> None:

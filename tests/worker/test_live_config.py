@@ -14,9 +14,8 @@ from mer_core.dal_client import DalClient
 from mer_core.schemas.registry import ModelUpdate, ServerCreate
 from mer_meal.worker import Worker
 
-from tests.support.procs import MODELS_DIR
+from tests.support.procs import MODELS_DIR, Dal
 from tests.worker.conftest import (
-    Dal,
     add_model,
     add_weights,
     holdout,

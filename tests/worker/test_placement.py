@@ -19,8 +19,8 @@ from mer_core.schemas.registry import ServerCreate, ServerPublic
 from mer_meal.placement import RemoteAnswer, RemoteExecutor
 from mer_meal.worker import Worker
 
-from tests.support.procs import MODELS_DIR, worker_service
-from tests.worker.conftest import Dal, add_model, infer, running, worker_settings
+from tests.support.procs import MODELS_DIR, Dal, worker_service
+from tests.worker.conftest import add_model, infer, running, worker_settings
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ import orjson
 from mer_core.dblock import hold_embedded_db
 from mer_core.errors import Conflict, InvalidRequest, MerError, NotFound, Unavailable
 from mer_core.settings import DalSettings
-from surrealdb import AsyncSurreal
+from mer_core.surreal import connect
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Database:
         except OSError as exc:
             raise Unavailable(f"cannot lock the database {url}: {exc}") from exc
         try:
-            conn = await _connect(settings)
+            conn = await connect(settings, CONNECT_TIMEOUT_S)
         except BaseException:
             lock.close()
             raise
@@ -224,21 +224,3 @@ def _check_url(url: str) -> None:
         raise Unavailable(
             f"database URL {url!r} is not one of surrealkv://DIR, mem:// or ws://HOST:PORT"
         )
-
-
-async def _connect(settings: DalSettings) -> Any:
-    url = settings.db_url
-    try:
-        conn: Any = AsyncSurreal(url)
-        await asyncio.wait_for(conn.connect(), CONNECT_TIMEOUT_S)
-        if settings.db_user is not None and settings.db_password is not None:
-            await conn.signin(
-                {"username": settings.db_user, "password": settings.db_password.get_secret_value()}
-            )
-        await conn.use(settings.db_namespace, settings.db_database)
-    except TimeoutError as exc:
-        raise Unavailable(f"cannot reach the database at {url}: no answer in time") from exc
-    except Exception as exc:  # the SDK raises bare Exception subclasses (refused sign-in, URL)
-        headline = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise Unavailable(f"cannot open the database at {url}: {headline}") from exc
-    return conn

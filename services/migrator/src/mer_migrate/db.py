@@ -7,7 +7,6 @@ errors, so the CLI never shows a traceback for an unreachable or busy database.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mer_core.dblock import DatabaseInUse, LockHolder, embedded_db_dir, hold_embedded_db
+from mer_core.errors import Unavailable
 from mer_core.settings import MigratorSettings
-from surrealdb import AsyncSurreal
+from mer_core.surreal import connect
 
 from mer_migrate.errors import DatabaseUnavailable, MigrateError, UsageError
 
@@ -132,24 +132,10 @@ async def open_database(
 
 
 async def _connect(settings: MigratorSettings) -> Any:
-    url = settings.db_url
     try:
-        conn: Any = AsyncSurreal(url)
-        await asyncio.wait_for(conn.connect(), CONNECT_TIMEOUT_S)
-        if settings.db_user is not None and settings.db_password is not None:
-            await conn.signin(
-                {"username": settings.db_user, "password": settings.db_password.get_secret_value()}
-            )
-        await conn.use(settings.db_namespace, settings.db_database)
-    except TimeoutError as exc:
-        raise DatabaseUnavailable(
-            f"cannot reach the database at {url}: no answer in {CONNECT_TIMEOUT_S:g}s"
-        ) from exc
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise DatabaseUnavailable(f"cannot reach the database at {url}: {exc}") from exc
-    except Exception as exc:  # the SDK raises bare Exception subclasses for refused sign-ins
-        raise DatabaseUnavailable(f"cannot open the database at {url}: {exc}") from exc
-    return conn
+        return await connect(settings, CONNECT_TIMEOUT_S)
+    except Unavailable as exc:
+        raise DatabaseUnavailable(exc.message) from exc
 
 
 async def _close(conn: Any) -> None:
