@@ -7,12 +7,18 @@ the spool (fsync'd), and the spool is replayed, oldest first, as soon as the DAL
 while it is down, attempts back off up to ``MAX_BACKOFF_S``. ``stop`` flushes, or spools, what is
 left. The DAL is idempotent on ``request_id`` (a random prefix per process and a counter), so a
 replay after a crash between "posted" and "spool cleared" adds nothing twice.
+
+A request forwarded to a remote worker gets its id up front (``new_id``), sent as
+``X-Mer-Request-Id``: the remote worker logs it under that id and so does the gateway when it
+answers 502/503/504 itself, so a request both answered (the answer then lost with the SSH
+connection) leaves one row, not two: the DAL keeps the first to arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -35,8 +41,21 @@ MAX_BACKOFF_S = 30.0
 MAX_POST_ROWS = 20_000
 """Rows one flush sends at most; more go to the spool, so a slow DAL cannot grow memory."""
 
-_Row = tuple[float, str, str | None, str, bool, int, str | None, int, int, float, float, float]
-"""at, model, weights, caller, ok, status, error kind, rows, batch, queue, compute, total."""
+_Row = tuple[
+    float, str, str | None, str, bool, int, str | None, int, int, float, float, float, str | None
+]
+"""at, model, weights, caller, ok, status, error kind, rows, batch, queue, compute, total, id
+(``None``: one is counted out at flush time)."""
+
+REQUEST_ID_HEADER = "x-mer-request-id"
+"""The request id a gateway assigns to a forwarded request (lower case, as ASGI has it)."""
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def checked_request_id(raw: str) -> str | None:
+    """``raw`` if it may be an access-log request id (1..64 of ``A-Za-z0-9_.:-``), else None."""
+    return raw if _REQUEST_ID.fullmatch(raw) else None
 
 
 Row = dict[str, Any]
@@ -94,8 +113,10 @@ class AccessLogger:
         queue_ms: float = 0.0,
         compute_ms: float = 0.0,
         total_ms: float = 0.0,
+        request_id: str | None = None,
     ) -> None:
-        """Note one answered request; never blocks, never fails."""
+        """Note one answered request; never blocks, never fails. ``request_id`` is a valid id
+        (``checked_request_id``) given up front; without one, the row gets a fresh one."""
         if not self.enabled:
             return
         self._pending.append(
@@ -112,10 +133,16 @@ class AccessLogger:
                 queue_ms,
                 compute_ms,
                 total_ms,
+                request_id,
             )
         )
         if len(self._pending) >= self.max_rows:
             self._wake.set()
+
+    def new_id(self) -> str:
+        """A fresh request id, from the same counter as those assigned at flush time."""
+        self._next_id += 1
+        return f"{self._id_prefix}{self._next_id - 1:012x}"
 
     def _rows(self, raw: list[_Row]) -> list[Row]:
         server, prefix, first = self.server, self._id_prefix, self._next_id
@@ -127,7 +154,7 @@ class AccessLogger:
                     "weights": weights,
                     "server": server,
                     "caller": caller,
-                    "request_id": f"{prefix}{first + i:012x}",
+                    "request_id": rid or f"{prefix}{first + i:012x}",
                     "outcome": "ok" if ok else "error",
                     "status": status,
                     "error_kind": error_kind,
@@ -138,7 +165,7 @@ class AccessLogger:
                     "total_ms": total,
             }
             for i, (at, model, weights, caller, ok, status, error_kind, rows, batch, queue,
-                    compute, total) in enumerate(raw)
+                    compute, total, rid) in enumerate(raw)
         ]  # fmt: skip
 
     # --- flushing --------------------------------------------------------------------------------

@@ -4,7 +4,9 @@
 
 Configuration, target and session lookups are dictionary hits after the first request, so the
 path makes no DAL call. A model placed on another server is handed, undecoded, to the
-``RemoteExecutor`` (see ``mer_meal.placement``); the remote worker logs those requests itself.
+``RemoteExecutor`` (see ``mer_meal.placement``); the remote worker logs those requests itself,
+under the request id the gateway sends along (``X-Mer-Request-Id``), which the gateway's own row
+reuses when it answers 502/503/504: one row per request either way.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mer_core.errors import GatewayTimeout, InvalidRequest, MerError, Unavailabl
 from mer_core.schemas.registry import ModelPublic, is_name, safe_label
 from mer_core.tensors import HEADER_LENGTH, InferOutput, decode_infer_request, encode_infer_response
 
-from mer_meal.access_log import AccessLogger
+from mer_meal.access_log import REQUEST_ID_HEADER, AccessLogger, checked_request_id
 from mer_meal.batcher import Batcher
 from mer_meal.placement import FORWARDED_HEADERS, RemoteExecutor, no_remote_message
 from mer_meal.repository import ModelRepository
@@ -84,17 +86,22 @@ class Dataplane:
         headers: Mapping[str, str],
         caller: str,
     ) -> Answer:
-        """Answer one infer request; ``headers`` has lower-case names."""
+        """Answer one infer request; ``headers`` has lower-case names, those of an authenticated
+        caller (``X-Mer-Request-Id`` is honoured, when valid, as the access-log request id)."""
         start = perf_counter_ns()
         label = version
         known = resolved = False
         rows = batch = queue_ns = compute_ns = 0
+        request_id = headers.get(REQUEST_ID_HEADER)
+        if request_id is not None:
+            request_id = checked_request_id(request_id)
         try:
             config = self._repo.cached(model) or await self._repo.model(_checked("model", model))
             known = True
             if config.server != self.server_name:
+                request_id = request_id or self._log.new_id()
                 return await self._remote_infer(
-                    config, version, body, headers, caller=caller, start=start
+                    config, version, body, headers, caller=caller, start=start, rid=request_id
                 )
             target = self._targets.cached(model, version) or await self._targets.resolve(
                 config, _checked("weights version", version)
@@ -130,6 +137,7 @@ class Dataplane:
             batch=batch,
             queue_ns=queue_ns,
             compute_ns=compute_ns,
+            request_id=request_id,
         )
         return answer
 
@@ -152,6 +160,7 @@ class Dataplane:
         batch: int = 0,
         queue_ns: int = 0,
         compute_ns: int = 0,
+        request_id: str | None = None,
     ) -> None:
         """Count and log one request; ``model``/``version`` are set once they resolved (and so
         are valid, registered names), ``asked`` is what the caller sent."""
@@ -169,7 +178,7 @@ class Dataplane:
         self._stats.request(stats_model, stats_version, ok, rows, queue_ns, compute_ns, total_ns)
         self._log.record(
             model, version, caller, ok, answer.status, answer.error_kind, rows, batch,
-            queue_ns / 1e6, compute_ns / 1e6, total_ns / 1e6,
+            queue_ns / 1e6, compute_ns / 1e6, total_ns / 1e6, request_id,
         )  # fmt: skip
 
     def _batcher(self, target: Target) -> Batcher:
@@ -199,8 +208,10 @@ class Dataplane:
         *,
         caller: str,
         start: int,
+        rid: str,
     ) -> Answer:
-        """Forward to the model's server. Raises (and so is logged here) only without an answer."""
+        """Forward to the model's server, with ``rid`` as its request id. Raises (and so is logged
+        here, under ``rid``) only without an answer."""
         if self._remote is None:
             raise Unavailable(no_remote_message(config.name, config.server))
         server = await self._repo.server(config.server)
@@ -210,6 +221,7 @@ class Dataplane:
             )
         forwarded = {k: headers[k] for k in FORWARDED_HEADERS if k in headers}
         forwarded["x-mer-caller"] = caller
+        forwarded[REQUEST_ID_HEADER] = rid
         try:
             async with asyncio.timeout(self._timeout):
                 status, answer_headers, payload = await self._remote.infer(

@@ -21,6 +21,7 @@ _WANTED = {
     b"content-type": "content-type",
     b"inference-header-content-length": "inference-header-content-length",
     b"x-mer-caller": "x-mer-caller",
+    b"x-mer-request-id": "x-mer-request-id",
 }
 
 

@@ -9,11 +9,14 @@ The contract for an implementation:
 
 - ``infer`` sends ``POST /v2/models/{model}[/versions/{version}]/infer`` with ``body`` and
   ``headers`` (already filtered to ``Content-Type``, ``Inference-Header-Content-Length``,
-  ``X-Mer-Caller``; it adds the remote worker's own ``Authorization``) to the worker of
+  ``X-Mer-Caller``, plus the gateway's ``X-Mer-Request-Id`` for the access-log row; it adds the
+  remote worker's own ``Authorization``) to the worker of
   ``server`` and returns its answer: ``(status, headers, body)``. Headers worth passing back are
   ``Content-Type`` and ``Inference-Header-Content-Length``.
 - Any answer of the remote worker, error statuses included, is returned, not raised: the remote
   worker wrote the access-log row for it (naming its own server), so the gateway writes none.
+  When the gateway answers an error itself, its row reuses the forwarded request id, so a request
+  the remote answered but whose answer was lost still leaves one row (the DAL keeps the first).
 - When there is no answer, raise a ``mer_core.errors`` error: ``Unavailable`` (503, cannot
   connect), ``BadGateway`` (502, the peer failed or answered garbage) or ``GatewayTimeout``
   (504). The gateway answers those itself and writes the access-log row for them.
