@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +140,34 @@ async def test_a_backlog_past_one_post_waits_on_disk_then_arrives_once(
     assert logger.spool.rows == 0
     assert len(await logs_of(dal, "backlog")) == 25
     await sink.aclose()
+
+
+class SlowSink:
+    """The real DAL sink, with the first post held until released: a flush caught mid-way."""
+
+    def __init__(self, inner: DalLogSink) -> None:
+        self.inner = inner
+        self.posting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def post_rows(self, rows: Sequence[access_log.Row]) -> int:
+        if not self.release.is_set():
+            self.posting.set()
+            await self.release.wait()
+        return await self.inner.post_rows(rows)
+
+
+async def test_stop_during_a_flush_loses_no_row(dal: Dal, tmp_path: Path) -> None:
+    inner = DalLogSink(dal.url, SecretStr(dal.tokens.token))
+    sink = SlowSink(inner)
+    logger = AccessLogger(
+        sink, server="local", spool=Spool(tmp_path / "s.jsonl"), flush_s=60, max_rows=3
+    )
+    logger.start()
+    for _ in range(3):
+        logger.record(model="stopped-mid-flush", weights="v1", caller="c", ok=True, status=200)
+    await asyncio.wait_for(sink.posting.wait(), 10)  # the flusher holds the rows, in flight
+    sink.release.set()
+    await logger.stop()  # cancels the flusher mid-post, then flushes
+    await inner.aclose()
+    assert len(await logs_of(dal, "stopped-mid-flush")) == 3

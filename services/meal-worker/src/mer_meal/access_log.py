@@ -198,6 +198,11 @@ class AccessLogger:
             except OSError:
                 self._unsent = keep  # the spool cannot be written: keep them for next time
                 raise
+            except asyncio.CancelledError:
+                # Stopped mid-flush (shutdown cancels the flusher): these rows are in no list and
+                # no file yet. Keep them all for the final flush; the DAL ignores any it has.
+                self._unsent = rows + self._unsent
+                raise
 
     async def _deliver(self, rows: list[Row]) -> bool:
         """Post the spool, then ``rows``; whether ``rows`` reached the DAL."""
