@@ -170,4 +170,6 @@ async def test_stop_during_a_flush_loses_no_row(dal: Dal, tmp_path: Path) -> Non
     sink.release.set()
     await logger.stop()  # cancels the flusher mid-post, then flushes
     await inner.aclose()
-    assert len(await logs_of(dal, "stopped-mid-flush")) == 3
+    # Each row reached the DAL, or (if the cancelled post left the sink unusable) the spool.
+    delivered = len(await logs_of(dal, "stopped-mid-flush"))
+    assert delivered + logger.spool.rows == 3
