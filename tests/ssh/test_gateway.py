@@ -255,12 +255,14 @@ def test_connection_killed_mid_load_recovers_and_loses_no_log_row(
     # Every answer left exactly one row: the remote worker's, or the gateway's for a 502/503/504.
     # A request the remote answered but whose answer the killed connection lost has both written
     # under the same request id, and the DAL keeps one of them.
-    answers = 1 + ok + failed
-    wait_for(lambda: len(gw.run(gw.logs(started.model))) >= answers, 30, "every access-log row")
+    expected_rows = 1 + ok + failed
+    wait_for(
+        lambda: len(gw.run(gw.logs(started.model))) >= expected_rows, 30, "every access-log row"
+    )
     time.sleep(1)  # a row too many would be here by now (the workers flush within 200 ms)
     rows = gw.run(gw.logs(started.model))
-    assert len(rows) == answers, (len(rows), answers)
-    assert len({r.request_id for r in rows}) == answers
+    assert len(rows) == expected_rows, (len(rows), expected_rows)
+    assert len({r.request_id for r in rows}) == expected_rows
     served = sum(1 for r in rows if r.server == started.name and r.status == 200)
     assert served >= ok + 1
 
